@@ -38,3 +38,30 @@ impl esmc_sim::Progress for Bar {
         self.bar.finish_and_clear();
     }
 }
+
+/// A spinner naming the current build stage.
+pub struct Stages {
+    bar: ProgressBar,
+}
+
+impl Stages {
+    pub fn new(quiet: bool) -> Self {
+        let bar = ProgressBar::new_spinner();
+        if quiet || !std::io::stderr().is_terminal() {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        } else {
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+        Stages { bar }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl esmc_pipeline::Progress for Stages {
+    fn stage(&self, day: chrono::NaiveDate, stage: &str) {
+        self.bar.set_message(format!("build {day}: {stage}"));
+    }
+}

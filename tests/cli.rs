@@ -136,3 +136,73 @@ fn doctor_trains_with_libtorch_found_through_the_rpath() {
     assert!(stdout.contains("libtorch   linked"), "{stdout}");
     assert!(stdout.trim_end().ends_with("ok"), "{stdout}");
 }
+
+fn build_day(root: &Path, dt: &str, failpoint: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_esmc"));
+    cmd.args([
+        "build",
+        "--quiet",
+        "--root",
+        root.to_str().unwrap(),
+        "--dt",
+        dt,
+    ]);
+    if let Some(point) = failpoint {
+        cmd.env("ESMC_FAILPOINT", point);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn build_prints_a_summary_and_a_crash_mid_write_keeps_the_old_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let out = esmc(&[
+        "simulate",
+        "--quiet",
+        "--root",
+        root,
+        "--days",
+        "5",
+        "--exposures-per-day",
+        "5000",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = build_day(dir.path(), "2026-11-02", None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.lines().next().unwrap().starts_with("dt"), "{stdout}");
+    assert!(
+        stdout.contains("2026-11-02") && stdout.contains("mature"),
+        "{stdout}"
+    );
+
+    let part = dir.path().join("samples/dt=2026-11-02/part-00000.parquet");
+    let manifest = dir.path().join("samples/_manifests/dt=2026-11-02.json");
+    let (before, manifest_before) = (
+        std::fs::read(&part).unwrap(),
+        std::fs::read(&manifest).unwrap(),
+    );
+    for point in ["mid-write", "before-swap"] {
+        let out = build_day(dir.path(), "2026-11-02", Some(point));
+        assert!(
+            !out.status.success(),
+            "the failpoint {point} must kill the build"
+        );
+        assert_eq!(
+            std::fs::read(&part).unwrap(),
+            before,
+            "{point}: old partition changed"
+        );
+        assert_eq!(std::fs::read(&manifest).unwrap(), manifest_before);
+    }
+    // the next build cleans the crashed staging directory up and gives the same bytes
+    assert!(build_day(dir.path(), "2026-11-02", None).status.success());
+    assert_eq!(std::fs::read(&part).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("samples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

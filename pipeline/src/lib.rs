@@ -1,6 +1,105 @@
 //! The sample builder: raw logs → sessionized, attributed, calibrated entire-space
-//! samples (`shared/spec/semantics.md` §3-§7).
+//! samples, one partition per day (`shared/spec/semantics.md` §3-§7).
 //!
-//! Not built yet: issue 3 ("The sample builder") and issue 4 (features) fill this crate.
-//! It exists now so that the workspace has its final shape and dependencies point one
-//! way: `schemas` → `pipeline` (+ `sql`) → `trainer`.
+//! ```text
+//!  logs/<table>/dt=D-1..D+W ──validate files──> DataFusion: clean (quarantine, dedupe)
+//!        │                                        └─> union + sort by (user, ts, kind)
+//!        v                                               (sql/builder/events.sql)
+//!  attribute.rs: sessions, clicks, post-click events, purchases, psc, calibration
+//!        v
+//!  DataFusion: join user/item snapshots, sort by sample_id (sql/builder/samples.sql)
+//!        v
+//!  samples/dt=D/ (staged, swapped in atomically) + samples/_manifests/dt=D.json
+//! ```
+
+pub mod attribute;
+mod build;
+mod config;
+mod manifest;
+mod nightly;
+mod write;
+
+pub use build::{BuildOptions, BuildReport, Builder};
+pub use config::{BuildConfig, Calibration};
+pub use manifest::{InputFile, Manifest};
+pub use nightly::{Decision, NightlyDay};
+
+use std::path::{Path, PathBuf};
+
+/// Why a build failed. Variants name whose fault it is.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// An input file does not match its table's contract (the input's fault).
+    #[error("{path}: {source}")]
+    Schema {
+        path: PathBuf,
+        #[source]
+        source: esmc_schemas::SchemaError,
+    },
+    /// An input file cannot be read as Parquet: empty, truncated, not Parquet.
+    #[error("{path}: not a readable Parquet file: {source}")]
+    BadFile {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Too many rows of a table were rejected (the input's fault).
+    #[error(
+        "table `{table}` of {day}: {rejected} of {rows} rows rejected ({:.2}%, max {:.2}%); see {quarantine}",
+        100.0 * *rejected as f64 / *rows as f64, 100.0 * max_rate
+    )]
+    TooManyRejects {
+        table: &'static str,
+        day: chrono::NaiveDate,
+        rejected: u64,
+        rows: u64,
+        max_rate: f64,
+        quarantine: PathBuf,
+    },
+    /// There is nothing to build: no exposures for the day (the caller's fault).
+    #[error("no exposure logs for {day} under {dir}")]
+    NoInput {
+        day: chrono::NaiveDate,
+        dir: PathBuf,
+    },
+    /// A label invariant broke: a bug in esmc, never written out.
+    #[error(
+        "label invariant broken (a bug in esmc): sample {sample_id} has {label}=1 without a click"
+    )]
+    Invariant { sample_id: i64, label: &'static str },
+    /// The file system refused (the environment's fault).
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The query engine failed.
+    #[error("query engine: {0}")]
+    Engine(#[from] datafusion::error::DataFusionError),
+    /// A bug in esmc.
+    #[error("internal error (a bug in esmc): {0}")]
+    Internal(String),
+}
+
+impl BuildError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        BuildError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Progress of a build, reported stage by stage. Libraries never print: the CLI shows it.
+pub trait Progress: Sync {
+    /// A new stage of the build of `day` starts.
+    fn stage(&self, day: chrono::NaiveDate, stage: &str);
+}
+
+/// A [`Progress`] that reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _: chrono::NaiveDate, _: &str) {}
+}

@@ -1,0 +1,900 @@
+//! `esmc build`: one day's sample partition from the logs of its window, with DataFusion
+//! doing the reading, cleaning, sorting and joining, and `attribute.rs` the labelling.
+
+use crate::attribute::{AttributionCounts, Attributor, Event, Kind, PscCase, Sample};
+use crate::config::BuildConfig;
+use crate::manifest::{InputFile, Manifest};
+use crate::write::{StagedDir, failpoint, write_file_atomic};
+use crate::{BuildError, Progress};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int8Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
+};
+use arrow::compute::{cast, concat_batches};
+use arrow::datatypes::{
+    DataType, Float64Type, Int8Type, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit,
+    TimestampMicrosecondType,
+};
+use chrono::NaiveDate;
+use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use esmc_schemas::{SAMPLES, Table, Warehouse, validate_schema};
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+const DAY_US: i64 = 86_400_000_000;
+/// Rows per record batch written, fixed so that file bytes do not depend on how the
+/// engine happened to batch its output.
+const WRITE_ROWS: usize = 64 * 1024;
+const EVENT_TABLES: [Table; 6] = [
+    Table::Exposure,
+    Table::Click,
+    Table::Micro,
+    Table::Cart,
+    Table::Wish,
+    Table::Purchase,
+];
+
+/// Knobs of a run that do not change its output.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Engine threads (target partitions); 0 = all cores.
+    pub threads: usize,
+    /// Memory the engine may hold before spilling to disk, bytes.
+    pub memory_limit: usize,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            threads: 0,
+            memory_limit: 2 << 30,
+        }
+    }
+}
+
+/// What one build did.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub manifest: Manifest,
+    pub partition: PathBuf,
+}
+
+/// Builds sample partitions of one warehouse.
+pub struct Builder {
+    warehouse: Warehouse,
+    cfg: BuildConfig,
+    opts: BuildOptions,
+}
+
+fn day_start(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Parquet settings of sample partitions.
+fn writer_properties() -> WriterProperties {
+    use parquet::basic::{Compression, ZstdLevel};
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid")))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build()
+}
+
+impl Builder {
+    pub fn new(root: impl Into<PathBuf>, cfg: BuildConfig, opts: BuildOptions) -> Self {
+        Builder {
+            warehouse: Warehouse::new(root),
+            cfg,
+            opts,
+        }
+    }
+
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
+    pub fn config(&self) -> &BuildConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn has_exposures(&self, day: NaiveDate) -> Result<bool, BuildError> {
+        let dir = self.warehouse.log_dir(Table::Exposure, day);
+        Ok(!self
+            .warehouse
+            .partition_files(&dir)
+            .map_err(warehouse_err)?
+            .is_empty())
+    }
+
+    /// Every input file of `day`'s window, with size and content hash.
+    pub(crate) fn input_files(&self, day: NaiveDate) -> Result<Vec<InputFile>, BuildError> {
+        let mut files = Vec::new();
+        for table in Table::ALL {
+            for path in self.window_files(table, day)? {
+                let bytes = std::fs::read(&path).map_err(|e| BuildError::io(&path, e))?;
+                files.push(InputFile {
+                    path: path
+                        .strip_prefix(self.warehouse.root())
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .into_owned(),
+                    bytes: bytes.len() as u64,
+                    sha256: sha256_hex(&bytes),
+                });
+            }
+        }
+        Ok(files)
+    }
+
+    /// The files of `table` in `day`'s window, unchecked.
+    fn window_files(&self, table: Table, day: NaiveDate) -> Result<Vec<PathBuf>, BuildError> {
+        let (first, last) = self.window(day);
+        let mut files = Vec::new();
+        for d in self.warehouse.log_days(table).map_err(warehouse_err)? {
+            if d >= first && d <= last {
+                let dir = self.warehouse.log_dir(table, d);
+                files.extend(
+                    self.warehouse
+                        .partition_files(&dir)
+                        .map_err(warehouse_err)?,
+                );
+            }
+        }
+        Ok(files)
+    }
+
+    fn context(&self) -> Result<SessionContext, BuildError> {
+        let threads = if self.opts.threads == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            self.opts.threads
+        };
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(self.opts.memory_limit)))
+            .build_arc()?;
+        let config = SessionConfig::new()
+            .with_target_partitions(threads)
+            .with_batch_size(8192)
+            .set_bool(
+                "datafusion.execution.parquet.schema_force_view_types",
+                false,
+            );
+        Ok(SessionContext::new_with_config_rt(config, runtime))
+    }
+
+    /// The days read to build `day`: [day - 1, day + attribution window].
+    pub fn window(&self, day: NaiveDate) -> (NaiveDate, NaiveDate) {
+        (
+            day - chrono::Days::new(1),
+            day + chrono::Days::new(self.cfg.attribution_window_days as u64),
+        )
+    }
+
+    /// The input files of `table` in the window, checked against the table's contract.
+    fn inputs(&self, table: Table, day: NaiveDate) -> Result<Vec<PathBuf>, BuildError> {
+        let files = self.window_files(table, day)?;
+        for file in &files {
+            check_file(table, file)?;
+        }
+        Ok(files)
+    }
+
+    /// Registers `log_<table>` over the table's directory (partition column `dt`), with
+    /// the contract's canonical schema; an absent table is an empty one.
+    async fn register_log(&self, ctx: &SessionContext, table: Table) -> Result<(), BuildError> {
+        let schema = table.spec().arrow_schema();
+        let name = format!("log_{}", table.name());
+        let dir = self.warehouse.table_dir(table);
+        if dir.is_dir() {
+            let options = ParquetReadOptions::default()
+                .schema(&schema)
+                .table_partition_cols(vec![("dt".to_string(), DataType::Utf8)]);
+            ctx.register_parquet(&name, dir.to_string_lossy().as_ref(), options)
+                .await?;
+        } else {
+            let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+            fields.push(Arc::new(arrow::datatypes::Field::new(
+                "dt",
+                DataType::Utf8,
+                false,
+            )));
+            let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
+            ctx.register_table(&name, Arc::new(empty))?;
+        }
+        Ok(())
+    }
+
+    /// Builds the sample partition of `day`.
+    pub async fn build(
+        &self,
+        day: NaiveDate,
+        progress: &dyn Progress,
+    ) -> Result<BuildReport, BuildError> {
+        let started = Instant::now();
+        if !self.has_exposures(day)? {
+            return Err(BuildError::NoInput {
+                day,
+                dir: self.warehouse.log_dir(Table::Exposure, day),
+            });
+        }
+        progress.stage(day, "checking inputs");
+        let (first, last) = self.window(day);
+        let mut inputs = Vec::new();
+        for table in Table::ALL {
+            inputs.extend(self.inputs(table, day)?);
+        }
+        let ctx = self.context()?;
+        for table in Table::ALL {
+            self.register_log(&ctx, table).await?;
+        }
+
+        progress.stage(day, "cleaning");
+        let mut quarantined = BTreeMap::new();
+        let mut duplicates = BTreeMap::new();
+        for table in EVENT_TABLES {
+            let (rejected, dups) = self.clean(&ctx, table, day, first, last).await?;
+            quarantined.insert(table.name().to_string(), rejected);
+            duplicates.insert(table.name().to_string(), dups);
+        }
+
+        progress.stage(day, "attributing");
+        let attributor = Attributor::new(&self.cfg, day_start(day));
+        let events = ctx
+            .sql(include_str!("../../sql/builder/events.sql"))
+            .await?;
+        let mut stream = events.execute_stream().await?;
+        let mut labeller = Labeller::new(&attributor);
+        while let Some(batch) = stream.next().await {
+            labeller.push(normalize(&batch?)?)?;
+        }
+        let (labelled, counts) = labeller.finish()?;
+
+        progress.stage(day, "writing");
+        let rows: u64 = labelled.iter().map(|b| b.num_rows() as u64).sum();
+        let stats = label_stats(&labelled);
+        ctx.register_table(
+            "labelled",
+            Arc::new(MemTable::try_new(SAMPLES.arrow_schema(), vec![labelled])?),
+        )?;
+        self.register_dims(&ctx, day).await?;
+        let target = self.warehouse.samples_dir(day);
+        let staged = StagedDir::new(&target)?;
+        let out = ctx
+            .sql(include_str!("../../sql/builder/samples.sql"))
+            .await?;
+        write_stream(
+            out.execute_stream().await?,
+            &staged.tmp.join("part-00000.parquet"),
+        )
+        .await?;
+
+        let manifest = self.manifest(
+            day,
+            &inputs,
+            rows,
+            stats,
+            quarantined,
+            duplicates,
+            counts,
+            started,
+        )?;
+        let json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| BuildError::Internal(format!("manifest: {e}")))?;
+        write_file_atomic(&staged.tmp.join("_manifest.json"), &json)?;
+        staged.commit()?;
+        write_file_atomic(&self.warehouse.manifest_path(day), &json)?;
+        Ok(BuildReport {
+            manifest,
+            partition: target,
+        })
+    }
+
+    /// Cleans one table over the window: rejected rows of the day's own partition go to
+    /// quarantine, good rows are deduplicated into `good_<table>`. Returns (rejected rows
+    /// of the day, duplicates dropped over the window).
+    async fn clean(
+        &self,
+        ctx: &SessionContext,
+        table: Table,
+        day: NaiveDate,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<(u64, u64), BuildError> {
+        let spec = table.spec();
+        let columns: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+        let sql = include_str!("../../sql/builder/clean.sql")
+            .replace("{table}", table.name())
+            .replace("{columns}", &columns.join(", "))
+            .replace("{first_dt}", &first.to_string())
+            .replace("{last_dt}", &last.to_string())
+            .replace("{reject_reason}", &self.reject_reason(table, first, last));
+        let clean = ctx.sql(&sql).await?;
+        ctx.register_table(format!("clean_{}", table.name()), clean.into_view())?;
+
+        let dt = day.to_string();
+        let rejects = ctx
+            .sql(&format!(
+                "SELECT * FROM clean_{0} WHERE reject_reason IS NOT NULL AND dt = '{dt}'",
+                table.name()
+            ))
+            .await?
+            .collect()
+            .await?;
+        let rejected: u64 = rejects.iter().map(|b| b.num_rows() as u64).sum();
+        let quarantine = self.warehouse.quarantine_dir(table, day);
+        if rejected > 0 {
+            let staged = StagedDir::new(&quarantine)?;
+            write_batches(&rejects, &staged.tmp.join("part-00000.parquet"))?;
+            staged.commit()?;
+        } else if quarantine.exists() {
+            std::fs::remove_dir_all(&quarantine).map_err(|e| BuildError::io(&quarantine, e))?;
+        }
+        let day_rows = count(
+            ctx,
+            &format!(
+                "SELECT count(*) FROM clean_{} WHERE dt = '{dt}'",
+                table.name()
+            ),
+        )
+        .await?;
+        if day_rows > 0 && rejected as f64 > self.cfg.max_reject_rate * day_rows as f64 {
+            return Err(BuildError::TooManyRejects {
+                table: table.name(),
+                day,
+                rejected,
+                rows: day_rows,
+                max_rate: self.cfg.max_reject_rate,
+                quarantine,
+            });
+        }
+
+        let cols = columns.join(", ");
+        let good = ctx
+            .sql(&format!(
+                "SELECT DISTINCT {cols} FROM clean_{} WHERE reject_reason IS NULL",
+                table.name()
+            ))
+            .await?;
+        ctx.register_table(format!("good_{}", table.name()), good.into_view())?;
+        let all_good = count(
+            ctx,
+            &format!(
+                "SELECT count(*) FROM clean_{} WHERE reject_reason IS NULL",
+                table.name()
+            ),
+        )
+        .await?;
+        let distinct = count(ctx, &format!("SELECT count(*) FROM good_{}", table.name())).await?;
+        Ok((rejected, all_good - distinct))
+    }
+
+    /// The SQL CASE naming the first rule a row of `table` breaks (NULL when none).
+    fn reject_reason(&self, table: Table, first: NaiveDate, last: NaiveDate) -> String {
+        let mut rules: Vec<String> = table
+            .spec()
+            .required()
+            .map(|c| format!("WHEN {0} IS NULL THEN 'null {0}'", c.name))
+            .collect();
+        // event time within [partition day - late tolerance, partition day end)
+        let mut lo = String::from("CASE dt");
+        let mut hi = String::from("CASE dt");
+        let mut d = first;
+        while d <= last {
+            let start = day_start(d);
+            let tol = self.cfg.late_tolerance_days as i64 * DAY_US;
+            lo.push_str(&format!(" WHEN '{d}' THEN {}", start - tol));
+            hi.push_str(&format!(" WHEN '{d}' THEN {}", start + DAY_US));
+            d = d.succ_opt().expect("valid day");
+        }
+        lo.push_str(" END");
+        hi.push_str(" END");
+        let micros = "arrow_cast(ts, 'Int64')";
+        rules.push(format!(
+            "WHEN {micros} < {lo} THEN 'event time before its partition beyond the late tolerance'"
+        ));
+        rules.push(format!(
+            "WHEN {micros} >= {hi} THEN 'event time after its partition'"
+        ));
+        if table == Table::Purchase {
+            rules.push("WHEN amount < 0 THEN 'negative amount'".into());
+        }
+        format!("CASE {} END", rules.join(" "))
+    }
+
+    /// `dim_user` and `dim_item`: the latest snapshot before `day`, else the day's own.
+    async fn register_dims(&self, ctx: &SessionContext, day: NaiveDate) -> Result<(), BuildError> {
+        for (table, name) in [(Table::User, "dim_user"), (Table::Item, "dim_item")] {
+            let days = self.warehouse.log_days(table).map_err(warehouse_err)?;
+            let snapshot = days
+                .iter()
+                .rev()
+                .find(|&&d| d < day)
+                .or_else(|| days.iter().find(|&&d| d == day));
+            let cols: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
+            let filter = match snapshot {
+                Some(d) => format!("dt = '{d}'"),
+                None => "false".into(),
+            };
+            let df = ctx
+                .sql(&format!(
+                    "SELECT {} FROM log_{} WHERE {filter}",
+                    cols.join(", "),
+                    table.name()
+                ))
+                .await?;
+            ctx.register_table(name, df.into_view())?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn manifest(
+        &self,
+        day: NaiveDate,
+        inputs: &[PathBuf],
+        rows: u64,
+        (label_rates, psc_case_counts): (BTreeMap<String, f64>, BTreeMap<String, u64>),
+        quarantined: BTreeMap<String, u64>,
+        duplicates_dropped: BTreeMap<String, u64>,
+        counts: AttributionCounts,
+        started: Instant,
+    ) -> Result<Manifest, BuildError> {
+        let files = self.input_files(day)?;
+        debug_assert_eq!(files.len(), inputs.len());
+        let inputs_hash = sha256_hex(
+            files
+                .iter()
+                .map(|f| format!("{} {}\n", f.path, f.sha256))
+                .collect::<String>()
+                .as_bytes(),
+        );
+        let config_json = serde_json::to_vec(&self.cfg)
+            .map_err(|e| BuildError::Internal(format!("config json: {e}")))?;
+        Ok(Manifest {
+            dt: day,
+            maturity: if self.is_mature(day)? {
+                "mature"
+            } else {
+                "provisional"
+            }
+            .into(),
+            window: self.window(day),
+            config: self.cfg.clone(),
+            config_hash: sha256_hex(&config_json),
+            inputs: files,
+            inputs_hash,
+            rows,
+            label_rates,
+            psc_case_counts,
+            quarantined,
+            duplicates_dropped,
+            purchases_attributed: counts.purchases_to_samples,
+            clicks_attributed: counts.clicks_to_samples,
+            esmc_version: env!("CARGO_PKG_VERSION").into(),
+            built_at: chrono::Utc::now().to_rfc3339(),
+            build_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Labels of `day` are mature once the exposure and purchase logs of day + window
+    /// exist.
+    pub fn is_mature(&self, day: NaiveDate) -> Result<bool, BuildError> {
+        let (_, last) = self.window(day);
+        for table in [Table::Exposure, Table::Purchase] {
+            let dir = self.warehouse.log_dir(table, last);
+            if self
+                .warehouse
+                .partition_files(&dir)
+                .map_err(warehouse_err)?
+                .is_empty()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn warehouse_err(e: esmc_schemas::WarehouseError) -> BuildError {
+    match e {
+        esmc_schemas::WarehouseError::Io { path, source } => BuildError::Io { path, source },
+    }
+}
+
+/// Checks one input file's footer against its table's contract.
+fn check_file(table: Table, path: &Path) -> Result<(), BuildError> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| BuildError::BadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    validate_schema(table.spec(), reader.schema()).map_err(|source| BuildError::Schema {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, BuildError> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let v = batches
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_primitive_opt::<Int64Type>()
+                .map(|a| a.value(0))
+        })
+        .unwrap_or(0);
+    Ok(v as u64)
+}
+
+/// The event stream's columns in the types the labeller reads.
+fn normalize(batch: &RecordBatch) -> Result<RecordBatch, BuildError> {
+    let want = [
+        DataType::Int64,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DataType::Int8,
+        DataType::Int64,
+        DataType::Int64,
+        DataType::Utf8,
+        DataType::Int64,
+        DataType::Int32,
+        DataType::Float64,
+        DataType::Float64,
+        DataType::Float64,
+    ];
+    if batch.num_columns() != want.len() {
+        return Err(BuildError::Internal(format!(
+            "event stream has {} columns",
+            batch.num_columns()
+        )));
+    }
+    let cols: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .zip(&want)
+        .map(|(c, t)| {
+            if c.data_type() == t {
+                Ok(c.clone())
+            } else {
+                cast(c, t)
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| BuildError::Internal(format!("event stream types: {e}")))?;
+    let fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&want)
+        .map(|(f, t)| f.as_ref().clone().with_data_type(t.clone()))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|e| BuildError::Internal(format!("event stream batch: {e}")))
+}
+
+/// Typed views of one event batch.
+struct Cols<'a> {
+    user: &'a Int64Array,
+    ts: &'a TimestampMicrosecondArray,
+    kind: &'a Int8Array,
+    item: &'a Int64Array,
+    exposure: &'a Int64Array,
+    tag: &'a StringArray,
+    client: &'a Int64Array,
+    position: &'a Int32Array,
+    truth: [&'a Float64Array; 3],
+}
+
+impl<'a> Cols<'a> {
+    fn new(b: &'a RecordBatch) -> Self {
+        Cols {
+            user: b.column(0).as_primitive::<Int64Type>(),
+            ts: b.column(1).as_primitive::<TimestampMicrosecondType>(),
+            kind: b.column(2).as_primitive::<Int8Type>(),
+            item: b.column(3).as_primitive::<Int64Type>(),
+            exposure: b.column(4).as_primitive::<Int64Type>(),
+            tag: b.column(5).as_string::<i32>(),
+            client: b.column(6).as_primitive::<Int64Type>(),
+            position: b.column(7).as_primitive::<Int32Type>(),
+            truth: [
+                b.column(8).as_primitive::<Float64Type>(),
+                b.column(9).as_primitive::<Float64Type>(),
+                b.column(10).as_primitive::<Float64Type>(),
+            ],
+        }
+    }
+
+    fn event(&self, i: usize) -> Event<'a> {
+        let opt_i64 = |a: &'a Int64Array| a.is_valid(i).then(|| a.value(i));
+        let opt_f64 = |a: &'a Float64Array| a.is_valid(i).then(|| a.value(i));
+        Event {
+            ts: self.ts.value(i),
+            kind: Kind::from_code(self.kind.value(i)).expect("kinds 0-5"),
+            item: self.item.value(i),
+            exposure_id: opt_i64(self.exposure),
+            tag: self.tag.is_valid(i).then(|| self.tag.value(i)),
+            client_session: opt_i64(self.client),
+            position: self.position.is_valid(i).then(|| self.position.value(i)),
+            truth: self.truth.map(opt_f64),
+        }
+    }
+}
+
+/// Feeds the sorted event stream to the attributor user by user (a user's events may
+/// span batches) and collects the samples as record batches.
+struct Labeller<'a> {
+    attributor: &'a Attributor,
+    /// Rows of the current user seen so far (batch slices).
+    pending: Vec<RecordBatch>,
+    out: SampleBatches,
+    counts: AttributionCounts,
+}
+
+impl<'a> Labeller<'a> {
+    fn new(attributor: &'a Attributor) -> Self {
+        Labeller {
+            attributor,
+            pending: Vec::new(),
+            out: SampleBatches::default(),
+            counts: AttributionCounts::default(),
+        }
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> Result<(), BuildError> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let users = Cols::new(&batch).user.clone();
+        let mut start = 0;
+        if let Some(current) = self.pending_user() {
+            let end = (0..n).find(|&i| users.value(i) != current).unwrap_or(n);
+            self.pending.push(batch.slice(0, end));
+            if end == n {
+                return Ok(());
+            }
+            self.flush_pending()?;
+            start = end;
+        }
+        let mut group = start;
+        for i in start + 1..=n {
+            if i == n || users.value(i) != users.value(group) {
+                if i == n {
+                    self.pending.push(batch.slice(group, n - group));
+                } else {
+                    let slice = batch.slice(group, i - group);
+                    self.label(&[slice])?;
+                }
+                group = i;
+            }
+        }
+        Ok(())
+    }
+
+    fn pending_user(&self) -> Option<i64> {
+        self.pending.first().map(|b| Cols::new(b).user.value(0))
+    }
+
+    fn flush_pending(&mut self) -> Result<(), BuildError> {
+        let pending = std::mem::take(&mut self.pending);
+        self.label(&pending)
+    }
+
+    /// Labels one user whose rows are `parts`, in order.
+    fn label(&mut self, parts: &[RecordBatch]) -> Result<(), BuildError> {
+        let cols: Vec<Cols<'_>> = parts.iter().map(Cols::new).collect();
+        let Some(user) = cols
+            .iter()
+            .find(|c| !c.user.is_empty())
+            .map(|c| c.user.value(0))
+        else {
+            return Ok(());
+        };
+        let events: Vec<Event<'_>> = cols
+            .iter()
+            .flat_map(|c| (0..c.user.len()).map(move |i| c.event(i)))
+            .collect();
+        for s in self.attributor.user(user, &events, &mut self.counts) {
+            if let Some(label) = s.labels.violation() {
+                return Err(BuildError::Invariant {
+                    sample_id: s.exposure_id,
+                    label,
+                });
+            }
+            self.out.push(s)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(Vec<RecordBatch>, AttributionCounts), BuildError> {
+        self.flush_pending()?;
+        Ok((self.out.finish()?, self.counts))
+    }
+}
+
+/// Samples gathered column-wise into batches of the sample table's schema.
+#[derive(Default)]
+struct SampleBatches {
+    rows: Vec<Sample>,
+    done: Vec<RecordBatch>,
+}
+
+impl SampleBatches {
+    fn push(&mut self, s: Sample) -> Result<(), BuildError> {
+        self.rows.push(s);
+        if self.rows.len() == WRITE_ROWS {
+            self.done.push(samples_batch(&self.rows)?);
+            self.rows.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<RecordBatch>, BuildError> {
+        if !self.rows.is_empty() {
+            self.done.push(samples_batch(&self.rows)?);
+        }
+        Ok(self.done)
+    }
+}
+
+fn samples_batch(rows: &[Sample]) -> Result<RecordBatch, BuildError> {
+    let id = |f: fn(&Sample) -> i64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(f)))
+    };
+    let label = |f: fn(&Sample) -> bool| -> ArrayRef {
+        Arc::new(Int8Array::from_iter_values(rows.iter().map(|s| f(s) as i8)))
+    };
+    let truth = |k: usize| -> ArrayRef {
+        Arc::new(Float64Array::from_iter(rows.iter().map(|s| s.truth[k])))
+    };
+    let columns: Vec<ArrayRef> = vec![
+        id(|s| s.exposure_id),
+        id(|s| s.exposure_id),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(rows.iter().map(|s| s.ts))
+                .with_timezone("UTC"),
+        ),
+        id(|s| s.user),
+        id(|s| s.item),
+        Arc::new(Int32Array::from_iter(rows.iter().map(|s| s.position))),
+        id(|s| s.session_id),
+        label(|s| s.labels.click),
+        label(|s| s.labels.dmi),
+        label(|s| s.labels.cart),
+        label(|s| s.labels.wish),
+        label(|s| s.labels.dma()),
+        label(|s| s.labels.purchase),
+        label(|s| s.labels.cart_cal),
+        label(|s| s.labels.cart_global_cal),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|s| s.labels.psc_case.name()),
+        )),
+        label(|s| s.labels.psc_case.is_bad()),
+        truth(0),
+        truth(1),
+        truth(2),
+    ];
+    RecordBatch::try_new(SAMPLES.arrow_schema(), columns)
+        .map_err(|e| BuildError::Internal(format!("sample batch: {e}")))
+}
+
+/// Label rates and psc case counts of the labelled batches.
+fn label_stats(batches: &[RecordBatch]) -> (BTreeMap<String, f64>, BTreeMap<String, u64>) {
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut rates = BTreeMap::new();
+    for c in SAMPLES
+        .columns
+        .iter()
+        .filter(|c| c.kind == esmc_schemas::ColumnKind::Label)
+    {
+        let ones: i64 = batches
+            .iter()
+            .map(|b| {
+                b.column_by_name(c.name)
+                    .expect("sample column")
+                    .as_primitive::<Int8Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| v as i64)
+                    .sum::<i64>()
+            })
+            .sum();
+        rates.insert(c.name.to_string(), ones as f64 / rows.max(1) as f64);
+    }
+    let mut psc: BTreeMap<String, u64> = PscCase::ALL
+        .iter()
+        .map(|c| (c.name().to_string(), 0))
+        .collect();
+    for b in batches {
+        for v in b
+            .column_by_name("psc_case")
+            .expect("psc")
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+        {
+            *psc.get_mut(v).expect("known case") += 1;
+        }
+    }
+    (rates, psc)
+}
+
+/// Writes a stream into one Parquet file in fixed-size batches.
+async fn write_stream(
+    mut stream: datafusion::physical_plan::SendableRecordBatchStream,
+    path: &Path,
+) -> Result<(), BuildError> {
+    let schema: SchemaRef = stream.schema();
+    let file = std::fs::File::create(path).map_err(|e| BuildError::io(path, e))?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+        .map_err(|source| BuildError::BadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let mut buffer: Vec<RecordBatch> = Vec::new();
+    let mut buffered = 0;
+    let parquet_err = |source| BuildError::BadFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        buffered += batch.num_rows();
+        buffer.push(batch);
+        while buffered >= WRITE_ROWS {
+            let all = concat_batches(&schema, &buffer)
+                .map_err(|e| BuildError::Internal(format!("concat: {e}")))?;
+            writer
+                .write(&all.slice(0, WRITE_ROWS))
+                .map_err(parquet_err)?;
+            failpoint("mid-write");
+            let rest = all.slice(WRITE_ROWS, all.num_rows() - WRITE_ROWS);
+            buffered = rest.num_rows();
+            buffer = vec![rest];
+        }
+    }
+    if buffered > 0 {
+        let all = concat_batches(&schema, &buffer)
+            .map_err(|e| BuildError::Internal(format!("concat: {e}")))?;
+        writer.write(&all).map_err(parquet_err)?;
+        failpoint("mid-write");
+    }
+    writer.close().map_err(parquet_err)?;
+    Ok(())
+}
+
+/// Writes batches (possibly empty) into one Parquet file.
+fn write_batches(batches: &[RecordBatch], path: &Path) -> Result<(), BuildError> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let file = std::fs::File::create(path).map_err(|e| BuildError::io(path, e))?;
+    let parquet_err = |source| BuildError::BadFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut writer = ArrowWriter::try_new(file, first.schema(), Some(writer_properties()))
+        .map_err(parquet_err)?;
+    for b in batches {
+        writer.write(b).map_err(parquet_err)?;
+    }
+    writer.close().map_err(parquet_err)?;
+    Ok(())
+}

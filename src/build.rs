@@ -1,0 +1,152 @@
+//! `esmc build` and `esmc nightly`: build sample partitions and print a summary table.
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use esmc_pipeline::{BuildConfig, BuildOptions, Builder, Calibration, Manifest};
+use std::path::PathBuf;
+
+/// Options shared by `build` and `nightly`.
+#[derive(clap::Args)]
+pub struct Common {
+    /// Warehouse root.
+    #[arg(long)]
+    root: PathBuf,
+    /// Sample calibration: move (default), copy or off.
+    #[arg(long)]
+    calibration: Option<Calibration>,
+    /// A build config (TOML); command-line options override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Engine threads (0 = all cores). Output is the same for any value.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Memory the engine may use before spilling to disk, MiB.
+    #[arg(long, default_value_t = 2048)]
+    memory_mib: usize,
+}
+
+impl Common {
+    fn builder(&self) -> Result<Builder> {
+        let mut cfg = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config {}", path.display()))?
+            }
+            None => BuildConfig::default(),
+        };
+        if let Some(c) = self.calibration {
+            cfg.calibration = c;
+        }
+        Ok(Builder::new(
+            &self.root,
+            cfg,
+            BuildOptions {
+                threads: self.threads,
+                memory_limit: self.memory_mib << 20,
+            },
+        ))
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The day to build (YYYY-MM-DD).
+    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    dt: Option<NaiveDate>,
+    /// First day of a range to build.
+    #[arg(long, requires = "to")]
+    from: Option<NaiveDate>,
+    /// Last day of a range to build (inclusive).
+    #[arg(long, requires = "from")]
+    to: Option<NaiveDate>,
+}
+
+#[derive(clap::Args)]
+pub struct NightlyArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The night's day: partitions of [dt - attribution window, dt] are checked.
+    #[arg(long)]
+    dt: NaiveDate,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+const HEADER: &str = "dt         samples   click    dmi   cart   wish purchase cart_cal   same  later  other nocart quarant     maturity";
+
+fn row(m: &Manifest) -> String {
+    let pct = |k: &str| 100.0 * m.label_rates.get(k).copied().unwrap_or(0.0);
+    let psc = |k: &str| m.psc_case_counts.get(k).copied().unwrap_or(0);
+    format!(
+        "{:<10} {:>8} {:>6.2}% {:>5.2}% {:>5.2}% {:>5.2}% {:>7.3}% {:>7.3}% {:>6} {:>6} {:>6} {:>6} {:>7} {:>12}",
+        m.dt,
+        m.rows,
+        pct("click"),
+        pct("dmi"),
+        pct("cart"),
+        pct("wish"),
+        pct("purchase"),
+        pct("cart_cal"),
+        psc("same_visit"),
+        psc("later_visit"),
+        psc("other_visit"),
+        psc("no_cart"),
+        m.quarantined.values().sum::<u64>(),
+        m.maturity,
+    )
+}
+
+pub fn run(args: Args, quiet: bool) -> Result<()> {
+    let builder = args.common.builder()?;
+    let days: Vec<NaiveDate> = match (args.dt, args.from, args.to) {
+        (Some(d), _, _) => vec![d],
+        (None, Some(a), Some(b)) => a.iter_days().take_while(|d| *d <= b).collect(),
+        _ => unreachable!("clap enforces --dt or --from/--to"),
+    };
+    let runtime = runtime()?;
+    let progress = crate::progress::Stages::new(quiet);
+    let mut rows = Vec::new();
+    for day in days {
+        let report = runtime.block_on(builder.build(day, &progress))?;
+        rows.push(row(&report.manifest));
+    }
+    progress.finish();
+    println!("{HEADER}");
+    for r in rows {
+        println!("{r}");
+    }
+    Ok(())
+}
+
+pub fn nightly(args: NightlyArgs, quiet: bool) -> Result<()> {
+    let builder = args.common.builder()?;
+    let runtime = runtime()?;
+    let progress = crate::progress::Stages::new(quiet);
+    let days = runtime.block_on(builder.nightly(args.dt, &progress))?;
+    progress.finish();
+    for d in &days {
+        let action = if d.decision.rebuild() {
+            "rebuilt"
+        } else {
+            "kept"
+        };
+        println!("{}  {action:<8} {}", d.day, d.decision.reason());
+    }
+    println!("{HEADER}");
+    for d in &days {
+        if let Some(m) = &d.manifest {
+            println!("{}", row(m));
+        }
+    }
+    let rebuilt = days.iter().filter(|d| d.decision.rebuild()).count();
+    println!("{rebuilt} of {} partitions rebuilt", days.len());
+    Ok(())
+}
