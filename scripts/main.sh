@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end on a fresh machine: install libtorch if missing, build esmc,
-# check libtorch trains, simulate a small `eleme` world and print what was written.
+# check libtorch trains, simulate a small 7-day `eleme` world, and build its samples
+# nightly-style (every partition of the last attribution window), printing each step.
 #
 #   scripts/main.sh [WAREHOUSE]     (default: $ESMC_CACHE/demo, replaced on each run)
 set -euo pipefail
@@ -10,5 +11,9 @@ warehouse=${1:-$ESMC_CACHE/demo}
 cargo build --bin esmc
 esmc="$CARGO_TARGET_DIR/debug/esmc"
 "$esmc" doctor
-"$esmc" simulate --root "$warehouse" --preset eleme --exposures-per-day 200000 --days 7 --overwrite
+"$esmc" simulate --root "$warehouse" --preset eleme --exposures-per-day 200000 --days 7 \
+  --start 2026-11-01 --overwrite
+rm -rf "$warehouse/samples" "$warehouse/quarantine"
+# 2026-11-04 + 3-day attribution window = the last simulated day: its labels are mature
+"$esmc" nightly --root "$warehouse" --dt 2026-11-04
 echo "warehouse: $warehouse"

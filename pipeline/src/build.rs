@@ -34,14 +34,6 @@ const DAY_US: i64 = 86_400_000_000;
 /// Rows per record batch written, fixed so that file bytes do not depend on how the
 /// engine happened to batch its output.
 const WRITE_ROWS: usize = 64 * 1024;
-const EVENT_TABLES: [Table; 6] = [
-    Table::Exposure,
-    Table::Click,
-    Table::Micro,
-    Table::Cart,
-    Table::Wish,
-    Table::Purchase,
-];
 
 /// Knobs of a run that do not change its output.
 #[derive(Debug, Clone)]
@@ -246,7 +238,7 @@ impl Builder {
         progress.stage(day, "cleaning");
         let mut quarantined = BTreeMap::new();
         let mut duplicates = BTreeMap::new();
-        for table in EVENT_TABLES {
+        for table in Table::EVENTS {
             let (rejected, dups) = self.clean(&ctx, table, day, first, last).await?;
             quarantined.insert(table.name().to_string(), rejected);
             duplicates.insert(table.name().to_string(), dups);

@@ -9,7 +9,6 @@ use common::read_dir;
 use esmc_pipeline::{BuildConfig, BuildOptions, Builder, NoProgress};
 use esmc_schemas::{Table, Warehouse};
 use esmc_sim::{NoProgress as SimQuiet, Preset, RunOptions, SimConfig};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -30,16 +29,7 @@ fn world(root: &Path, exposures_per_day: u64, days: u32) -> SimConfig {
 }
 
 fn read_table(root: &Path, table: Table, day: chrono::NaiveDate) -> Vec<arrow::array::RecordBatch> {
-    let w = Warehouse::new(root);
-    let mut out = Vec::new();
-    for f in w.partition_files(&w.log_dir(table, day)).unwrap() {
-        let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        out.extend(r.map(|b| b.unwrap()));
-    }
-    out
+    read_dir(&Warehouse::new(root).log_dir(table, day))
 }
 
 fn sum_label(batches: &[arrow::array::RecordBatch], name: &str) -> u64 {

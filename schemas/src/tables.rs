@@ -346,6 +346,16 @@ pub enum Table {
 }
 
 impl Table {
+    /// The timestamped event tables.
+    pub const EVENTS: [Table; 6] = [
+        Table::Exposure,
+        Table::Click,
+        Table::Micro,
+        Table::Cart,
+        Table::Wish,
+        Table::Purchase,
+    ];
+
     /// Every raw table, event tables first, then dimensions.
     pub const ALL: [Table; 8] = [
         Table::Exposure,

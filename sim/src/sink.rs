@@ -228,14 +228,7 @@ pub(crate) struct ShardSink<'a> {
     user_col: [usize; 6],
 }
 
-pub(crate) const EVENT_TABLES: [Table; 6] = [
-    Table::Exposure,
-    Table::Click,
-    Table::Micro,
-    Table::Cart,
-    Table::Wish,
-    Table::Purchase,
-];
+pub(crate) const EVENT_TABLES: [Table; 6] = Table::EVENTS;
 
 fn event_index(table: Table) -> usize {
     EVENT_TABLES

@@ -373,14 +373,7 @@ fn messiness_switches_do_what_they_claim_and_leave_the_world_alone() {
     );
 
     let (mut dups, mut late, mut malformed) = (0u64, 0u64, 0u64);
-    for table in [
-        Table::Exposure,
-        Table::Click,
-        Table::Micro,
-        Table::Cart,
-        Table::Wish,
-        Table::Purchase,
-    ] {
+    for table in Table::EVENTS {
         let clean_rows = keyed(clean_dir.path(), table);
         let messy_rows = keyed(messy_dir.path(), table);
         // a clean world has no duplicates, no late rows, nothing malformed
