@@ -3,25 +3,17 @@
 //! the very same rows with the same Parquet settings, without simulating them (the floor
 //! that Parquet writing alone sets).
 //!
-//! `cargo bench --bench simulate -- [--exposures N] [--runs R] [--threads T]`
-//! (the README's bench command). Each measurement runs in a child process so that peak
+//! `scripts/bench.sh simulate [--exposures N] [--runs R] [--threads T]`. Each measurement runs in a child process so that peak
 //! RSS (VmHWM) is its own.
 
 use esmc_sim::{NoProgress, Preset, RunOptions, SimConfig};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
+mod common;
+use common::{measure, median, peak_rss_mib};
 
 fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -95,34 +87,6 @@ fn child_encode(root: &Path, out: &Path, threads: usize) {
     });
     let secs = started.elapsed().as_secs_f64();
     println!("{rows} {secs} {}", peak_rss_mib());
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn measure(args: &[String]) -> (f64, f64, f64) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(args)
-        .output()
-        .expect("child runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8_lossy(&out.stdout);
-    let v: Vec<f64> = line
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect();
-    (v[0], v[1], v[2])
 }
 
 fn main() {

@@ -206,3 +206,28 @@ fn build_prints_a_summary_and_a_crash_mid_write_keeps_the_old_partition() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn string_ids_of_digits_build_like_integer_ids() {
+    let mut samples = Vec::new();
+    for ids in [None, Some("--string-ids")] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let mut args = vec![
+            "simulate",
+            "--quiet",
+            "--root",
+            root,
+            "--days",
+            "5",
+            "--exposures-per-day",
+            "3000",
+        ];
+        args.extend(ids);
+        assert!(esmc(&args).status.success());
+        let out = build_day(dir.path(), "2026-11-02", None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        samples.push(text(&out.stdout).lines().nth(1).unwrap().to_string());
+    }
+    assert_eq!(samples[0], samples[1], "string ids changed the labels");
+}
