@@ -65,6 +65,10 @@ pub struct Builder {
     warehouse: Warehouse,
     cfg: BuildConfig,
     opts: BuildOptions,
+    /// Content hashes of input files by (path, size, mtime): the windows of neighbouring
+    /// days overlap, so a nightly run would otherwise hash most files five times.
+    hashes:
+        std::sync::Mutex<std::collections::HashMap<(PathBuf, u64, std::time::SystemTime), String>>,
 }
 
 fn day_start(day: NaiveDate) -> i64 {
@@ -93,6 +97,7 @@ impl Builder {
             warehouse: Warehouse::new(root),
             cfg,
             opts,
+            hashes: Default::default(),
         }
     }
 
@@ -118,15 +123,30 @@ impl Builder {
         let mut files = Vec::new();
         for table in Table::ALL {
             for path in self.window_files(table, day)? {
-                let bytes = std::fs::read(&path).map_err(|e| BuildError::io(&path, e))?;
+                let meta = std::fs::metadata(&path).map_err(|e| BuildError::io(&path, e))?;
+                let modified = meta.modified().map_err(|e| BuildError::io(&path, e))?;
+                let key = (path.clone(), meta.len(), modified);
+                let cached = self.hashes.lock().expect("hash cache").get(&key).cloned();
+                let sha256 = match cached {
+                    Some(h) => h,
+                    None => {
+                        let bytes = std::fs::read(&path).map_err(|e| BuildError::io(&path, e))?;
+                        let h = sha256_hex(&bytes);
+                        self.hashes
+                            .lock()
+                            .expect("hash cache")
+                            .insert(key, h.clone());
+                        h
+                    }
+                };
                 files.push(InputFile {
                     path: path
                         .strip_prefix(self.warehouse.root())
                         .unwrap_or(&path)
                         .to_string_lossy()
                         .into_owned(),
-                    bytes: bytes.len() as u64,
-                    sha256: sha256_hex(&bytes),
+                    bytes: meta.len(),
+                    sha256,
                 });
             }
         }
