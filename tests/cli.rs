@@ -14,20 +14,25 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn simulate_small(root: &Path, extra: &[&str]) -> Output {
+/// Simulates a small `eleme` world of `days` days into `root`.
+fn simulate_world(root: &Path, days: &str, exposures: &str, extra: &[&str]) -> Output {
     let root = root.to_str().unwrap();
     let mut args = vec![
         "simulate",
         "--root",
         root,
         "--days",
-        "2",
+        days,
         "--exposures-per-day",
-        "5000",
+        exposures,
         "--quiet",
     ];
     args.extend_from_slice(extra);
     esmc(&args)
+}
+
+fn simulate_small(root: &Path, extra: &[&str]) -> Output {
+    simulate_world(root, "2", "5000", extra)
 }
 
 #[test]
@@ -156,17 +161,7 @@ fn build_day(root: &Path, dt: &str, failpoint: Option<&str>) -> Output {
 #[test]
 fn build_prints_a_summary_and_a_crash_mid_write_keeps_the_old_partition() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_str().unwrap();
-    let out = esmc(&[
-        "simulate",
-        "--quiet",
-        "--root",
-        root,
-        "--days",
-        "5",
-        "--exposures-per-day",
-        "5000",
-    ]);
+    let out = simulate_world(dir.path(), "5", "5000", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = build_day(dir.path(), "2026-11-02", None);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -212,19 +207,12 @@ fn string_ids_of_digits_build_like_integer_ids() {
     let mut samples = Vec::new();
     for ids in [None, Some("--string-ids")] {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_str().unwrap();
-        let mut args = vec![
-            "simulate",
-            "--quiet",
-            "--root",
-            root,
-            "--days",
-            "5",
-            "--exposures-per-day",
-            "3000",
-        ];
-        args.extend(ids);
-        assert!(esmc(&args).status.success());
+        let extra: Vec<&str> = ids.into_iter().collect();
+        assert!(
+            simulate_world(dir.path(), "5", "3000", &extra)
+                .status
+                .success()
+        );
         let out = build_day(dir.path(), "2026-11-02", None);
         assert!(out.status.success(), "{}", text(&out.stderr));
         samples.push(text(&out.stdout).lines().nth(1).unwrap().to_string());

@@ -121,15 +121,7 @@ fn simulated_days_build_reconcile_and_agree_with_the_simulator() {
             .column_by_name("click")
             .unwrap()
             .as_primitive::<Int8Type>();
-        for name in [
-            "dmi",
-            "cart",
-            "wish",
-            "dma",
-            "purchase",
-            "cart_cal",
-            "cart_global_cal",
-        ] {
+        for name in &common::LABELS[1..] {
             let l = b.column_by_name(name).unwrap().as_primitive::<Int8Type>();
             for i in 0..b.num_rows() {
                 assert!(l.value(i) <= click.value(i), "{name} without click");
