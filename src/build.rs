@@ -72,6 +72,27 @@ pub struct NightlyArgs {
     /// The night's day: partitions of [dt - attribution window, dt] are checked.
     #[arg(long)]
     dt: NaiveDate,
+    /// After the build, train this run on every newly matured day (test-then-train,
+    /// checkpoint per day); a new run starts at the first day with samples.
+    #[arg(long)]
+    run: Option<String>,
+    /// Model of a new run (default esmc; an existing run keeps its model).
+    #[arg(long, requires = "run")]
+    model: Option<String>,
+    #[command(flatten)]
+    model_opts: crate::train::ModelOpts,
+}
+
+/// Exit codes of `esmc nightly`, for schedulers.
+pub mod exit {
+    /// Partitions were rebuilt or days trained.
+    pub const DONE: u8 = 0;
+    /// A failure (the message says which).
+    pub const FAILED: u8 = 1;
+    /// Everything was up to date: nothing rebuilt, nothing trained.
+    pub const NOTHING_TO_DO: u8 = 3;
+    /// No exposure logs for the night's day.
+    pub const INPUT_MISSING: u8 = 4;
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -126,7 +147,18 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn nightly(args: NightlyArgs, quiet: bool) -> Result<()> {
+/// `esmc nightly`: the build, then (with `--run`) the training; returns the exit code.
+pub fn nightly(args: NightlyArgs, quiet: bool) -> std::process::ExitCode {
+    match nightly_inner(args, quiet) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+fn nightly_inner(args: NightlyArgs, quiet: bool) -> Result<u8> {
     let builder = args.common.builder()?;
     let runtime = runtime()?;
     let progress = crate::progress::Stages::new(quiet);
@@ -148,5 +180,21 @@ pub fn nightly(args: NightlyArgs, quiet: bool) -> Result<()> {
     }
     let rebuilt = days.iter().filter(|d| d.decision.rebuild()).count();
     println!("{rebuilt} of {} partitions rebuilt", days.len());
-    Ok(())
+    let mut trained = false;
+    if let Some(run) = &args.run {
+        let model = args.model.as_deref().map(str::parse).transpose()?;
+        let wh = esmc_schemas::Warehouse::new(&args.common.root);
+        trained = crate::train::nightly_train(&wh, run, model, &args.model_opts, quiet)?;
+    }
+    let tonight = days.iter().find(|d| d.day == args.dt);
+    Ok(
+        if tonight.is_some_and(|d| matches!(d.decision, esmc_pipeline::Decision::NoInput)) {
+            println!("no exposure logs for {}: input missing", args.dt);
+            exit::INPUT_MISSING
+        } else if rebuilt == 0 && !trained {
+            exit::NOTHING_TO_DO
+        } else {
+            exit::DONE
+        },
+    )
 }

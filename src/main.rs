@@ -4,9 +4,13 @@
 //! the library crates (`esmc-sim`, `esmc-schemas`, `esmc-trainer`, ...).
 
 mod build;
+mod chart;
 mod doctor;
 mod progress;
+mod report;
 mod simulate;
+mod sql;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,10 +31,26 @@ enum Command {
     Simulate(simulate::Args),
     /// Build sample partitions from the logs (one row per rec exposure, every label).
     Build(build::Args),
-    /// Rebuild the partitions of the last attribution window whose inputs or config changed.
+    /// Rebuild the partitions of the last attribution window whose inputs or config
+    /// changed, then (with --run) train every newly matured day. Exit codes: 0 done,
+    /// 3 nothing to do, 4 input missing, 1 failure.
     Nightly(build::NightlyArgs),
     /// Check the installation: libtorch linked and training, threads.
     Doctor(doctor::Args),
+    /// Query the warehouse in SQL: logs, samples, quarantine, manifests, named queries.
+    Sql(sql::Args),
+    /// Daily health of a day's samples: flag label rates that moved from the trailing week
+    /// (exit code 3 when flagged).
+    Stats(sql::StatsArgs),
+    /// Train a model day by day (test-then-train), checkpointing each day.
+    Train(train::TrainArgs),
+    /// Evaluate a run's checkpoint on a day of samples (every metric of the spec).
+    Eval(train::EvalArgs),
+    /// Score a day of samples with a run's checkpoint and write the scores as Parquet.
+    Predict(train::PredictArgs),
+    /// Markdown report and PNG charts of runs' daily metrics (AUCs, log loss,
+    /// calibration, oracle ceiling), comparing several runs.
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,8 +58,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(args) => simulate::run(args, cli.quiet),
         Command::Build(args) => build::run(args, cli.quiet),
-        Command::Nightly(args) => build::nightly(args, cli.quiet),
+        Command::Nightly(args) => return build::nightly(args, cli.quiet),
         Command::Doctor(args) => doctor::run(args),
+        Command::Sql(args) => sql::run(args),
+        Command::Stats(args) => return sql::stats(args),
+        Command::Train(args) => train::train(args, cli.quiet),
+        Command::Eval(args) => train::eval(args, cli.quiet),
+        Command::Predict(args) => train::predict(args, cli.quiet),
+        Command::Report(args) => report::run(args, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

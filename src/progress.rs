@@ -27,6 +27,14 @@ impl Bar {
     }
 }
 
+impl Bar {
+    /// Restarts the bar for a pass over `total` items.
+    pub fn start_pass(&self, total: u64) {
+        self.bar.reset();
+        self.bar.set_length(total);
+    }
+}
+
 impl esmc_sim::Progress for Bar {
     fn start(&self, total: u64) {
         self.bar.set_length(total);
@@ -63,5 +71,17 @@ impl Stages {
 impl esmc_pipeline::Progress for Stages {
     fn stage(&self, day: chrono::NaiveDate, stage: &str) {
         self.bar.set_message(format!("build {day}: {stage}"));
+    }
+}
+
+impl esmc_trainer::train::Progress for Bar {
+    fn start(&self, total: u64) {
+        self.start_pass(total);
+    }
+    fn advance(&self, n: u64) {
+        self.bar.inc(n);
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }

@@ -1,5 +1,32 @@
-//! SQL over a warehouse (`esmc sql`) and the catalogue of named queries in
+//! SQL over a warehouse (`esmc sql`, `esmc stats`) and the catalogue of named queries in
 //! `sql/queries/`.
 //!
-//! Not built yet: issue 5 fills this crate with a DataFusion `SessionContext` over the
-//! warehouse. It exists now so that the workspace has its final shape.
+//! ```text
+//!  <root>/logs/<table>/dt=D/*.parquet ──┐
+//!  <root>/samples/dt=D/*.parquet ───────┼─> open(): one DataFusion SessionContext,
+//!  <root>/quarantine/<table>/dt=D/ ─────┤   a listing table per directory (dt = partition
+//!  <root>/samples/_manifests/*.json ────┘   column, filters on it prune files) + manifests
+//!                                            │
+//!  sql/queries/*.sql ─> Catalogue ─> NamedQuery::bind(params) ─> SQL ─┘─> batches
+//!                                                                   ─> output::write
+//! ```
+//!
+//! [`open`] registers the tables; [`Catalogue`] holds the named queries (embedded in the
+//! binary, so it works from any directory) and binds their `${param}`s to validated SQL
+//! literals; [`output`] writes results as an aligned table, CSV, JSON lines or Parquet;
+//! [`stats`] is the daily health check behind `esmc stats`. Errors are [`SqlError`];
+//! a query error carries the position in the query text ([`position`]).
+
+pub mod catalogue;
+mod error;
+mod manifests;
+pub mod output;
+pub mod position;
+pub mod stats;
+mod warehouse;
+
+pub use catalogue::{Catalogue, NamedQuery, Param, ParamKind};
+pub use datafusion::prelude::SessionContext;
+pub use error::{Result, SqlError};
+pub use manifests::manifest_schema;
+pub use warehouse::{OpenOptions, TableInfo, collect, describe, open, plan_sql, run_sql};

@@ -2,15 +2,8 @@
 //! and a real fit (logistic regression with Adam on a seeded synthetic problem) whose
 //! loss must fall.
 
+use crate::TrainerError;
 use tch::{Device, Kind, Tensor, nn, nn::Module, nn::OptimizerConfig};
-
-/// Errors of the trainer crate.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainerError {
-    /// libtorch itself failed (the environment's fault or ours).
-    #[error("libtorch: {0}")]
-    Torch(#[from] tch::TchError),
-}
 
 /// What the libtorch check found.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,10 +1,30 @@
 //! The trainer: the ESMM / ESM² / HM³ / ESMC model family on libtorch (tch 0.26,
 //! libtorch 2.13), following `shared/spec/models.md`.
 //!
-//! Today it holds the libtorch health check that `esmc doctor` and the test suite run to
-//! prove the set-up (libtorch found at build and at run time, autograd and an optimizer
-//! working). The models come with issue 6, incremental training with issue 7.
+//! ```text
+//! spec (TOML) --resolve--> Resolved (tables, regions, fields)
+//! samples/*.parquet --data::Loader--> Batch --models::Model::forward--> Pass (heads, loss)
+//!        --optim: dense step + row-wise embedding step-->  checkpoint::save
+//! predictions --train::evaluate / metrics--> Evaluation (AUC, GAUC, log loss, ...)
+//! ```
 
+pub mod checkpoint;
+pub mod config;
+pub mod data;
 mod doctor;
+pub mod embed;
+pub mod error;
+pub mod history;
+pub mod metrics;
+pub mod models;
+pub mod nn;
+pub mod optim;
+mod rng;
+pub mod spec;
+pub mod train;
 
-pub use doctor::{TorchReport, TrainerError, torch_report};
+pub use config::{ModelKind, TrainConfig};
+pub use doctor::{TorchReport, torch_report};
+pub use error::{Result, TrainerError};
+pub use spec::FeatureSpec;
+pub use train::{Evaluation, Predictions, Trainer, evaluate};
