@@ -37,6 +37,18 @@ pub fn run_colour(i: usize) -> Rgb {
     PALETTE[i % PALETTE.len()]
 }
 
+/// The colour of the `i`-th bar category: the run colours, then olive and navy, then the
+/// run colours darkened (bar charts have more categories than line charts have runs).
+pub fn category_colour(i: usize) -> Rgb {
+    const EXTRA: [Rgb; 2] = [Rgb(188, 189, 34), Rgb(0, 0, 128)];
+    let n = PALETTE.len() + EXTRA.len();
+    let base = match i % n {
+        j if j < PALETTE.len() => PALETTE[j],
+        j => EXTRA[j - PALETTE.len()],
+    };
+    base.mix(Rgb::BLACK, (0.4 * (i / n) as f64).min(0.8))
+}
+
 /// The colour of an oracle line of the `i`-th run: the run's colour, greyed.
 pub fn oracle_colour(i: usize) -> Rgb {
     run_colour(i).mix(GREY, 0.5)
@@ -333,6 +345,200 @@ fn nice_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
     Ticks { values, decimals }
 }
 
+/// A bar chart of per-category means with error bars: one panel per metric, one bar per
+/// category (run, model) in the category's colour, whiskers at mean ± error, grey dashed
+/// reference lines (e.g. the oracle ceiling), one legend of the categories below.
+///
+/// ```text
+///   ┌────────────── title ──────────────┐
+///   │ CTR-AUC       │ CVR-AUC       │    │   y ticks over the means ± errors and the
+///   │  ┬ ┬          │- - - - - - - -│    │   references (the axis need not start at 0),
+///   │ █│█│█ ┬       │ █ ┬           │    │   a bar rises from the axis' lower end
+///   │ █ █ █ █       │ █ █ █         │    │
+///   │  ■ base  ■ esmm  ■ esmc ...        │
+///   └────────────────────────────────────┘
+/// ```
+pub struct BarFigure {
+    pub title: String,
+    /// Categories in order, with their colours; every panel has one bar per category.
+    pub categories: Vec<(String, Rgb)>,
+    pub panels: Vec<BarPanel>,
+    /// Size of one panel (with its axes and labels) in pixels.
+    pub panel_size: (usize, usize),
+}
+
+/// One metric: `(mean, error)` per category (`None`: no bar, e.g. a failed model).
+pub struct BarPanel {
+    pub title: String,
+    pub bars: Vec<Option<(f64, f64)>>,
+    /// Horizontal reference lines, drawn grey and dashed.
+    pub reference: Vec<f64>,
+}
+
+impl BarFigure {
+    /// Draws the figure: `panels × panel width` by `panel height` plus title and legend.
+    pub fn render(&self) -> Canvas {
+        let (pw, ph) = self.panel_size;
+        let width = pw * self.panels.len().max(1);
+        let legend: Vec<LegendEntry> = self
+            .categories
+            .iter()
+            .map(|(label, colour)| LegendEntry {
+                label: label.clone(),
+                colour: *colour,
+                dashed: false,
+            })
+            .collect();
+        let rows = legend_rows(&legend, width);
+        let height = TITLE_H + ph + rows.len() * LEGEND_ROW_H + 10;
+        let mut c = Canvas::new(width, height, Rgb::WHITE);
+        c.text(
+            width as i64 / 2,
+            10,
+            &self.title,
+            2,
+            Align::Center,
+            Rgb::BLACK,
+        );
+        for (i, panel) in self.panels.iter().enumerate() {
+            let colours: Vec<Rgb> = self.categories.iter().map(|c| c.1).collect();
+            draw_bar_panel(
+                &mut c,
+                panel,
+                &colours,
+                (i * pw) as i64,
+                TITLE_H as i64,
+                pw,
+                ph,
+            );
+        }
+        let mut y = (TITLE_H + ph) as i64;
+        for row in rows {
+            let row_w: usize = row.iter().map(|e| legend_entry_width(e)).sum();
+            let mut x = (width as i64 - row_w as i64) / 2;
+            for e in row {
+                c.fill_rect(x + 8, y, x + 20, y + 10, e.colour);
+                c.text(x + 34, y + 1, &e.label, 1, Align::Left, Rgb::BLACK);
+                x += legend_entry_width(e) as i64;
+            }
+            y += LEGEND_ROW_H as i64;
+        }
+        c
+    }
+
+    /// Renders the figure into a PNG file.
+    pub fn save_png(&self, path: &Path) -> std::io::Result<()> {
+        self.render().save_png(path)
+    }
+}
+
+/// Draws a bar panel into the box at (`x0`, `y0`) of `w × h` pixels.
+fn draw_bar_panel(
+    c: &mut Canvas,
+    panel: &BarPanel,
+    colours: &[Rgb],
+    x0: i64,
+    y0: i64,
+    w: usize,
+    h: usize,
+) {
+    let (left, top) = (x0 + MARGIN_LEFT as i64, y0 + MARGIN_TOP as i64);
+    let (right, bottom) = (
+        x0 + (w - MARGIN_RIGHT) as i64,
+        y0 + (h - MARGIN_BOTTOM) as i64,
+    );
+    c.text(
+        (left + right) / 2,
+        y0 + 8,
+        &panel.title,
+        1,
+        Align::Center,
+        Rgb::BLACK,
+    );
+    let finite = |v: &f64| v.is_finite();
+    let values: Vec<f64> = panel
+        .bars
+        .iter()
+        .flatten()
+        .flat_map(|&(m, e)| {
+            let e = if e.is_finite() { e } else { 0.0 };
+            [m - e, m + e]
+        })
+        .chain(panel.reference.iter().copied())
+        .filter(finite)
+        .collect();
+    if values.is_empty() {
+        c.stroke_rect(left, top, right, bottom, AXIS);
+        let msg = "no values";
+        c.text(
+            (left + right) / 2,
+            (top + bottom) / 2 - 4,
+            msg,
+            1,
+            Align::Center,
+            GREY,
+        );
+        return;
+    }
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    // room below the lowest bar so that every bar shows, and above the highest whisker
+    let pad = if hi > lo {
+        (hi - lo) * 0.15
+    } else {
+        (lo.abs() * 0.05).max(1e-3)
+    };
+    let (ylo, yhi) = (lo - pad, hi + pad * 0.5);
+    let ticks = nice_ticks(ylo, yhi, ((bottom - top) / 50).max(2) as usize);
+    let y_of = |v: f64| bottom as f64 - (v - ylo) / (yhi - ylo) * (bottom - top) as f64;
+    for &v in &ticks.values {
+        let y = y_of(v).round() as i64;
+        c.fill_rect(left + 1, y, right, y + 1, GRID);
+        c.fill_rect(left - 4, y, left, y + 1, AXIS);
+        let label = format!("{v:.*}", ticks.decimals);
+        c.text(left - 7, y - 4, &label, 1, Align::Right, AXIS);
+    }
+    let n = panel.bars.len().max(1) as f64;
+    let slot = (right - left) as f64 / n;
+    let bar_w = (slot * 0.7).max(1.0);
+    for (i, bar) in panel.bars.iter().enumerate() {
+        let Some((mean, err)) = *bar else { continue };
+        if !mean.is_finite() {
+            continue;
+        }
+        let colour = colours
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| category_colour(i));
+        let cx = left as f64 + slot * (i as f64 + 0.5);
+        let (bx0, bx1) = (
+            (cx - bar_w / 2.0).round() as i64,
+            (cx + bar_w / 2.0).round() as i64,
+        );
+        c.fill_rect(bx0, y_of(mean).round() as i64, bx1, bottom, colour);
+        if err.is_finite() && err > 0.0 {
+            let (ya, yb) = (y_of(mean - err), y_of(mean + err));
+            let cap = (bar_w / 4.0).max(2.0);
+            c.line((cx, ya), (cx, yb), 1.5, Rgb::BLACK);
+            c.line((cx - cap, ya), (cx + cap, ya), 1.5, Rgb::BLACK);
+            c.line((cx - cap, yb), (cx + cap, yb), 1.5, Rgb::BLACK);
+        }
+    }
+    for &r in panel.reference.iter().filter(|v| v.is_finite()) {
+        let y = y_of(r);
+        c.polyline(
+            &[(left as f64, y), (right as f64, y)],
+            1.5,
+            GREY,
+            Some((6.0, 4.0)),
+        );
+    }
+    c.stroke_rect(left, top, right, bottom, AXIS);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +580,26 @@ mod tests {
             (c.width(), c.height()),
             (600, TITLE_H + 300 + LEGEND_ROW_H + 10)
         );
+    }
+
+    #[test]
+    fn bar_figure_draws_bars_whiskers_and_legend() {
+        let fig = BarFigure {
+            title: "AUC".into(),
+            categories: vec![("a".into(), run_colour(0)), ("b".into(), run_colour(1))],
+            panels: vec![BarPanel {
+                title: "CVR-AUC".into(),
+                bars: vec![Some((0.70, 0.01)), None],
+                reference: vec![0.75],
+            }],
+            panel_size: (300, 240),
+        };
+        let c = fig.render();
+        assert_eq!(
+            (c.width(), c.height()),
+            (300, TITLE_H + 240 + LEGEND_ROW_H + 10)
+        );
+        let png = c.to_png();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     }
 }

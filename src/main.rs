@@ -5,6 +5,7 @@
 
 mod build;
 mod chart;
+mod compare;
 mod doctor;
 mod progress;
 mod report;
@@ -51,6 +52,9 @@ enum Command {
     /// Markdown report and PNG charts of runs' daily metrics (AUCs, log loss,
     /// calibration, oracle ceiling), comparing several runs.
     Report(report::Args),
+    /// Train and evaluate models over seeds on the same days and features; a table of
+    /// mean ± std (markdown, CSV, PNG). Without --root, on a simulated `eleme` world.
+    Compare(compare::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => train::eval(args, cli.quiet),
         Command::Predict(args) => train::predict(args, cli.quiet),
         Command::Report(args) => report::run(args, cli.quiet),
+        Command::Compare(args) => compare::run(args, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

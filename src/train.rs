@@ -48,21 +48,21 @@ pub struct TrainArgs {
 pub struct ModelOpts {
     /// A paper preset: esmm-2018, esm2-2020, hm3-2021, esmc-2023.
     #[arg(long)]
-    preset: Option<String>,
+    pub(crate) preset: Option<String>,
     /// Feature spec (TOML); default: every id and dimension column of the samples.
     #[arg(long)]
-    features: Option<PathBuf>,
+    pub(crate) features: Option<PathBuf>,
     /// Training config (TOML, fields of TrainConfig); --preset and flags override it.
     #[arg(long)]
-    train_config: Option<PathBuf>,
+    pub(crate) train_config: Option<PathBuf>,
     #[arg(long)]
-    seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// libtorch threads of training.
     #[arg(long)]
-    train_threads: Option<i32>,
+    pub(crate) train_threads: Option<i32>,
     /// Print the resolved config and feature spec and exit.
     #[arg(long)]
-    print_config: bool,
+    pub(crate) print_config: bool,
 }
 
 #[derive(clap::Args)]
@@ -90,7 +90,7 @@ pub struct PredictArgs {
     out: Option<PathBuf>,
 }
 
-fn sample_files(wh: &Warehouse, day: NaiveDate) -> Result<Vec<PathBuf>> {
+pub(crate) fn sample_files(wh: &Warehouse, day: NaiveDate) -> Result<Vec<PathBuf>> {
     let files = wh.partition_files(&wh.samples_dir(day))?;
     if files.is_empty() {
         bail!(
@@ -130,7 +130,10 @@ pub fn maturity(wh: &Warehouse, day: NaiveDate) -> Option<String> {
     v["maturity"].as_str().map(String::from)
 }
 
-fn resolve_config(model: ModelKind, opts: &ModelOpts) -> Result<(TrainConfig, FeatureSpec)> {
+pub(crate) fn resolve_config(
+    model: ModelKind,
+    opts: &ModelOpts,
+) -> Result<(TrainConfig, FeatureSpec)> {
     let mut cfg: TrainConfig = match &opts.train_config {
         Some(p) => toml::from_str(
             &std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
@@ -304,7 +307,11 @@ pub fn train_days(
 }
 
 /// Refuses days without samples, and provisional days unless allowed.
-fn check_days(wh: &Warehouse, days: &[NaiveDate], allow_provisional: bool) -> Result<()> {
+pub(crate) fn check_days(
+    wh: &Warehouse,
+    days: &[NaiveDate],
+    allow_provisional: bool,
+) -> Result<()> {
     for &day in days {
         sample_files(wh, day)?;
         let m = maturity(wh, day);

@@ -34,6 +34,12 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The command failed and said `what`.
+fn refused(out: &Output, what: &str) {
+    assert!(!out.status.success(), "expected a failure saying '{what}'");
+    assert!(stderr(out).contains(what), "{}", stderr(out));
+}
+
 /// A small training config: the default features, tiny towers, one thread.
 const CONFIG: &str = "embedding_dim = 8\nhidden = [32, 16]\nthreads = 1\nbatch_size = 512\n\
                       [optimizer]\nkind = \"adam\"\nlr = 0.005\n";
@@ -152,6 +158,20 @@ fn training_is_test_then_train_with_a_checkpoint_and_metrics_per_day() {
         }
     }
     assert!(w.join("models/r/metrics.parquet").exists());
+    // the history is a table of `esmc sql`
+    let out = ok(&esmc(&[
+        "sql",
+        "--root",
+        w.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT dt, cvr_auc IS NULL AS first FROM model_metrics WHERE run = 'r' ORDER BY dt",
+    ]));
+    assert_eq!(
+        out.trim(),
+        "dt,first\n2026-11-01,true\n2026-11-02,false\n2026-11-03,false",
+        "{out}"
+    );
     // a later invocation continues from the checkpoint of the day before --from ...
     let out = ok(&train(
         &w,
@@ -173,12 +193,7 @@ fn training_is_test_then_train_with_a_checkpoint_and_metrics_per_day() {
         &["--from", "2026-11-02", "--to", "2026-11-02"],
         &[],
     );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("already trained on 2026-11-02"),
-        "{}",
-        stderr(&out)
-    );
+    refused(&out, "already trained on 2026-11-02");
     // eval and predict load the newest checkpoint before the day
     let out = ok(&esmc(&[
         "eval",
@@ -321,12 +336,7 @@ fn provisional_days_are_refused_unless_allowed() {
         &["--from", "2026-11-04", "--to", "2026-11-04"],
         &[],
     );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("samples of 2026-11-04 are provisional"),
-        "{}",
-        stderr(&out)
-    );
+    refused(&out, "samples of 2026-11-04 are provisional");
     ok(&train(
         &w,
         "r",

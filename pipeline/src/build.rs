@@ -206,9 +206,18 @@ impl Builder {
     }
 
     /// Registers `log_<table>` over the table's directory (partition column `dt`), with
-    /// the contract's canonical schema; an absent table is an empty one.
+    /// the contract's canonical schema, every column nullable: a null in a required
+    /// column is a bad row for the quarantine (clean.sql), not a failed read; an absent
+    /// table is an empty one.
     async fn register_log(&self, ctx: &SessionContext, table: Table) -> Result<(), BuildError> {
-        let schema = table.spec().arrow_schema();
+        let canonical = table.spec().arrow_schema();
+        let schema = Schema::new(
+            canonical
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        );
         let name = format!("log_{}", table.name());
         let dir = self.warehouse.table_dir(table);
         if dir.is_dir() {

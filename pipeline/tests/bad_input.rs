@@ -204,3 +204,36 @@ fn exact_duplicates_are_dropped_and_counted() {
     // labels unchanged by the duplicates
     assert_eq!(partition_bytes(dir.path()), before);
 }
+
+#[test]
+fn a_null_user_id_lands_in_quarantine_instead_of_failing_the_read() {
+    let (dir, _) = built();
+    // one click whose user_id is null, in a file whose schema allows nulls
+    let schema = Arc::new(Schema::new(
+        esmc_schemas::Table::Click
+            .spec()
+            .arrow_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
+    let ts = common::t("2026-11-02 11:00");
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(vec![ts]).with_timezone("UTC")),
+            Arc::new(Int64Array::from(vec![None::<i64>])),
+            Arc::new(Int64Array::from(vec![100])),
+            Arc::new(Int64Array::from(vec![Some(7)])),
+        ],
+    )
+    .unwrap();
+    write_batch(&click_file(dir.path()), &batch);
+    let report = try_build(dir.path()).unwrap();
+    assert_eq!(report.manifest.quarantined["click"], 1);
+    let q = read_dir(&dir.path().join("quarantine/click/dt=2026-11-02"));
+    let reason = q[0].column_by_name("reject_reason").unwrap();
+    let reason = arrow::array::AsArray::as_string::<i32>(reason.as_ref()).value(0);
+    assert_eq!(reason, "null user_id");
+}

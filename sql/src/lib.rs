@@ -20,6 +20,7 @@
 pub mod catalogue;
 mod error;
 mod manifests;
+mod model_metrics;
 pub mod output;
 pub mod position;
 pub mod stats;

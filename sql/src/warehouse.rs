@@ -6,6 +6,7 @@
 //!  quarantine/<table>/dt=D/*.parquet  -> quarantine_<table> (+ reject_reason)
 //!                                     -> quarantine         (every table, common columns)
 //!  samples/_manifests/dt=D.json       -> manifests          (flattened, one row a day)
+//!  models/<run>/metrics.parquet       -> model_metrics      (every run, one row a trained day)
 //! ```
 //!
 //! Each directory is a listing table with the contract's canonical schema and `dt`
@@ -140,6 +141,11 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
     ctx.register_table(
         "manifests",
         Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
+    )?;
+    let (schema, batches) = crate::model_metrics::read(root)?;
+    ctx.register_table(
+        "model_metrics",
+        Arc::new(MemTable::try_new(schema, vec![batches])?),
     )?;
     Ok(ctx)
 }

@@ -25,27 +25,12 @@ use std::sync::Arc;
 use std::time::Instant;
 use tch::{Kind, Tensor};
 
+#[path = "../../benches/common/mod.rs"]
+mod common;
+use common::{median, peak_rss_mib};
+
 const FIELDS: usize = 20;
 const VOCAB: u64 = 100_000;
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// The peer's data set as one Parquet file.
 fn write_data(path: &Path, n: usize) {

@@ -385,13 +385,16 @@ fn projection(spec: &Resolved, schema: &Schema) -> Vec<usize> {
 
 /// Reads the Arrow schema of a sample file.
 pub fn file_schema(path: &Path) -> Result<Arc<Schema>> {
+    Ok(open(path)?.schema().clone())
+}
+
+/// Opens a sample file for reading.
+fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>> {
     let file = std::fs::File::open(path).map_err(TrainerError::io(path))?;
-    let b =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| TrainerError::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(b.schema().clone())
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| TrainerError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Calls `f` with the rows of every file, in order, `read_rows` at a time.
@@ -403,12 +406,11 @@ pub fn for_each_rows(
     mut f: impl FnMut(Rows) -> Result<bool>,
 ) -> Result<()> {
     for path in files {
-        let file = std::fs::File::open(path).map_err(TrainerError::io(path))?;
         let pq = |source| TrainerError::Parquet {
             path: path.clone(),
             source,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let builder = open(path)?;
         let cols = projection(spec, builder.schema());
         let mask = ProjectionMask::roots(builder.parquet_schema(), cols);
         let reader = builder
@@ -441,12 +443,11 @@ pub fn norm_stats(files: &[PathBuf], spec: &Resolved) -> Result<NormStats> {
         return Ok(identity);
     }
     for path in files {
-        let file = std::fs::File::open(path).map_err(TrainerError::io(path))?;
         let pq = |source| TrainerError::Parquet {
             path: path.clone(),
             source,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let builder = open(path)?;
         let schema = builder.schema().clone();
         let cols: Vec<usize> = spec
             .dense
@@ -601,14 +602,7 @@ impl Loader {
 pub fn count_rows(files: &[PathBuf]) -> Result<u64> {
     let mut n = 0;
     for path in files {
-        let file = std::fs::File::open(path).map_err(TrainerError::io(path))?;
-        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
-            TrainerError::Parquet {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        n += b.metadata().file_metadata().num_rows() as u64;
+        n += open(path)?.metadata().file_metadata().num_rows() as u64;
     }
     Ok(n)
 }

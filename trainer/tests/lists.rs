@@ -170,3 +170,67 @@ fn list_fields_need_a_known_group_and_din_a_target() {
         "{e}"
     );
 }
+
+#[test]
+fn ids_never_seen_in_training_score_without_a_vocabulary_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (
+        dir.path().join("old.parquet"),
+        dir.path().join("new.parquet"),
+    );
+    write(&old, 2_000, 5);
+    write(&new, 500, 6);
+    // the later day's items are all new ids
+    let f = std::fs::File::open(&new).unwrap();
+    let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let items: &Int64Array = batch
+        .column_by_name("item_id")
+        .unwrap()
+        .as_any()
+        .downcast_ref()
+        .unwrap();
+    let shifted: Int64Array = items
+        .iter()
+        .map(|v| v.map(|v| v + 1_000_000_000_000))
+        .collect();
+    let idx = batch.schema().index_of("item_id").unwrap();
+    let mut cols = batch.columns().to_vec();
+    cols[idx] = Arc::new(shifted);
+    let batch = RecordBatch::try_new(batch.schema(), cols).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&new).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    let features =
+        FeatureSpec::from_toml("[[sparse]]\ncolumn = \"item_id\"\nbuckets = 1000\n").unwrap();
+    let cfg = TrainConfig {
+        model: ModelKind::Esmc,
+        embedding_dim: 4,
+        hidden: vec![8],
+        threads: 1,
+        ..TrainConfig::default()
+    };
+    let schema = data::file_schema(&old).unwrap();
+    let mut t = Trainer::new(cfg, features, Some(&schema), data::NormStats::default()).unwrap();
+    t.train_files(std::slice::from_ref(&old), 0, &Silent)
+        .unwrap();
+    let p = t.predict_files(&[new], &Silent).unwrap();
+    assert_eq!(p.ctr.len(), 500);
+    assert!(
+        p.ctr
+            .iter()
+            .chain(&p.cvr)
+            .all(|v| v.is_finite() && (0.0..=1.0).contains(v))
+    );
+}
