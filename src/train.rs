@@ -24,7 +24,7 @@ pub struct TrainArgs {
     #[arg(long)]
     run: Option<String>,
     /// First day to train on (a new run, or continuing from the checkpoint of the day before).
-    #[arg(long, required_unless_present_any = ["resume", "retrain_from"])]
+    #[arg(long, required_unless_present_any = ["resume", "retrain_from", "print_config"])]
     from: Option<NaiveDate>,
     /// Last day to train on (inclusive).
     #[arg(long)]

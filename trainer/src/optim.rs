@@ -45,7 +45,7 @@ fn adam_eps() -> f64 {
     1e-8
 }
 fn init_acc() -> f64 {
-    0.1
+    0.0
 }
 fn one() -> f64 {
     1.0
