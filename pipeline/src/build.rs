@@ -3,6 +3,7 @@
 
 use crate::attribute::{AttributionCounts, Attributor, Event, Kind, PscCase, Sample};
 use crate::config::BuildConfig;
+use crate::formats::{Format, check_text_file, read_schema, text_table};
 use crate::manifest::{InputFile, Manifest};
 use crate::write::{StagedDir, failpoint, write_file_atomic};
 use crate::{BuildError, Progress};
@@ -200,41 +201,108 @@ impl Builder {
     /// Checks every input file of `table` in the window against the table's contract.
     fn check_inputs(&self, table: Table, day: NaiveDate) -> Result<(), BuildError> {
         for file in self.window_files(table, day)? {
-            check_file(table, &file)?;
+            match Format::of(&file)? {
+                Format::Parquet => check_file(table, &file)?,
+                format => check_text_file(table, &file, format)?,
+            }
         }
         Ok(())
     }
 
-    /// Registers `log_<table>` over the table's directory (partition column `dt`), with
-    /// the contract's canonical schema, every column nullable: a null in a required
-    /// column is a bad row for the quarantine (clean.sql), not a failed read; an absent
-    /// table is an empty one.
-    async fn register_log(&self, ctx: &SessionContext, table: Table) -> Result<(), BuildError> {
-        let canonical = table.spec().arrow_schema();
-        let schema = Schema::new(
-            canonical
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        );
+    /// The days of `table` that building `day` reads: the window, and for a dimension
+    /// also its snapshot (see [`Builder::snapshot`]).
+    fn read_days(&self, table: Table, day: NaiveDate) -> Result<Vec<NaiveDate>, BuildError> {
+        let (first, last) = self.window(day);
+        let snapshot = if table.is_event() {
+            None
+        } else {
+            self.snapshot(table, day)?
+        };
+        Ok(self
+            .warehouse
+            .log_days(table)
+            .map_err(warehouse_err)?
+            .into_iter()
+            .filter(|&d| (d >= first && d <= last) || Some(d) == snapshot)
+            .collect())
+    }
+
+    /// The snapshot of a dimension table used for `day`: the latest before it, else the
+    /// day's own.
+    fn snapshot(&self, table: Table, day: NaiveDate) -> Result<Option<NaiveDate>, BuildError> {
+        let days = self.warehouse.log_days(table).map_err(warehouse_err)?;
+        Ok(days
+            .iter()
+            .rev()
+            .find(|&&d| d < day)
+            .or_else(|| days.iter().find(|&&d| d == day))
+            .copied())
+    }
+
+    /// Registers `log_<table>` (schema [`read_schema`]: the contract's columns, the
+    /// partition `dt` and `parse_error`) over the days `day` reads:
+    ///
+    /// ```text
+    ///  logs/<table>/dt=*/ *.parquet ── listing table, canonical schema ──┐ UNION ALL
+    ///  logs/<table>/dt=*/ *.csv|*.ndjson|*.jsonl ── formats.rs streams ──┴──> log_<table>
+    /// ```
+    ///
+    /// Every column is nullable: a null in a required column is a bad row for the
+    /// quarantine (clean.sql), not a failed read; an absent table is an empty one.
+    async fn register_log(
+        &self,
+        ctx: &SessionContext,
+        table: Table,
+        day: NaiveDate,
+    ) -> Result<(), BuildError> {
         let name = format!("log_{}", table.name());
-        let dir = self.warehouse.table_dir(table);
-        if dir.is_dir() {
+        let mut parquet = false;
+        let mut text = Vec::new();
+        for d in self.read_days(table, day)? {
+            let dir = self.warehouse.log_dir(table, d);
+            for path in self
+                .warehouse
+                .partition_files(&dir)
+                .map_err(warehouse_err)?
+            {
+                match Format::of(&path)? {
+                    Format::Parquet => parquet = true,
+                    format => text.push((path, format, d)),
+                }
+            }
+        }
+        let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
+        let columns = columns.join(", ");
+        let mut branches = Vec::new();
+        if parquet {
+            let canonical = read_schema(table);
+            let schema = Schema::new(canonical.fields()[..canonical.fields().len() - 2].to_vec());
             let options = ParquetReadOptions::default()
                 .schema(&schema)
                 .table_partition_cols(vec![("dt".to_string(), DataType::Utf8)]);
-            ctx.register_parquet(&name, dir.to_string_lossy().as_ref(), options)
-                .await?;
-        } else {
-            let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
-            fields.push(Arc::new(arrow::datatypes::Field::new(
-                "dt",
-                DataType::Utf8,
-                false,
-            )));
-            let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
+            let dir = self.warehouse.table_dir(table);
+            ctx.register_parquet(
+                format!("{name}_parquet"),
+                dir.to_string_lossy().as_ref(),
+                options,
+            )
+            .await?;
+            branches.push(format!(
+                "SELECT {columns}, dt, arrow_cast(NULL, 'Utf8') AS parse_error FROM {name}_parquet"
+            ));
+        }
+        if !text.is_empty() {
+            ctx.register_table(format!("{name}_text"), Arc::new(text_table(table, text)?))?;
+            branches.push(format!(
+                "SELECT {columns}, dt, parse_error FROM {name}_text"
+            ));
+        }
+        if branches.is_empty() {
+            let empty = MemTable::try_new(read_schema(table), vec![vec![]])?;
             ctx.register_table(&name, Arc::new(empty))?;
+        } else {
+            let view = ctx.sql(&branches.join(" UNION ALL ")).await?.into_view();
+            ctx.register_table(&name, view)?;
         }
         Ok(())
     }
@@ -259,7 +327,7 @@ impl Builder {
         }
         let ctx = self.context()?;
         for table in Table::ALL {
-            self.register_log(&ctx, table).await?;
+            self.register_log(&ctx, table, day).await?;
         }
 
         progress.stage(day, "cleaning");
@@ -400,6 +468,8 @@ impl Builder {
             .required()
             .map(|c| format!("WHEN {0} IS NULL THEN 'null {0}'", c.name))
             .collect();
+        // a CSV/NDJSON value that did not parse (its column is null now): named first
+        rules.insert(0, "WHEN parse_error IS NOT NULL THEN parse_error".into());
         // event time within [partition day - late tolerance, partition day end)
         let mut lo = String::from("CASE dt");
         let mut hi = String::from("CASE dt");
@@ -429,12 +499,7 @@ impl Builder {
     /// `dim_user` and `dim_item`: the latest snapshot before `day`, else the day's own.
     async fn register_dims(&self, ctx: &SessionContext, day: NaiveDate) -> Result<(), BuildError> {
         for (table, name) in [(Table::User, "dim_user"), (Table::Item, "dim_item")] {
-            let days = self.warehouse.log_days(table).map_err(warehouse_err)?;
-            let snapshot = days
-                .iter()
-                .rev()
-                .find(|&&d| d < day)
-                .or_else(|| days.iter().find(|&&d| d == day));
+            let snapshot = self.snapshot(table, day)?;
             let cols: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
             let filter = match snapshot {
                 Some(d) => format!("dt = '{d}'"),

@@ -15,12 +15,14 @@
 pub mod attribute;
 mod build;
 mod config;
+mod formats;
 mod manifest;
 mod nightly;
 mod write;
 
 pub use build::{BuildOptions, BuildReport, Builder};
 pub use config::{BuildConfig, Calibration};
+pub use formats::TextFileError;
 pub use manifest::{InputFile, Manifest};
 pub use nightly::{Decision, NightlyDay};
 
@@ -43,6 +45,15 @@ pub enum BuildError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// An input file whose extension is none of the accepted formats (the input's fault):
+    /// never skipped silently.
+    #[error("{path}: unsupported log file format (expected .parquet, .csv, .ndjson or .jsonl)")]
+    UnknownFormat { path: PathBuf },
+    /// A CSV or NDJSON input file that cannot be read: empty CSV, malformed line (the
+    /// input's fault). Values that do not parse are not file errors: their rows go to
+    /// quarantine.
+    #[error(transparent)]
+    BadTextFile(#[from] TextFileError),
     /// Too many rows of a table were rejected (the input's fault).
     #[error(
         "table `{table}` of {day}: {rejected} of {rows} rows rejected ({:.2}%, max {:.2}%); see {quarantine}",
@@ -76,7 +87,7 @@ pub enum BuildError {
     },
     /// The query engine failed.
     #[error("query engine: {0}")]
-    Engine(#[from] datafusion::error::DataFusionError),
+    Engine(datafusion::error::DataFusionError),
     /// A bug in esmc.
     #[error("internal error (a bug in esmc): {0}")]
     Internal(String),
@@ -88,6 +99,21 @@ impl BuildError {
             path: path.to_path_buf(),
             source,
         }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for BuildError {
+    /// Unwraps the input errors raised inside the engine (by the CSV/NDJSON readers), so
+    /// that they keep naming the file and line.
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(text) = c.downcast_ref::<TextFileError>() {
+                return BuildError::BadTextFile(text.clone());
+            }
+            cause = c.source();
+        }
+        BuildError::Engine(e)
     }
 }
 

@@ -74,7 +74,21 @@ impl Logs {
     /// Writes every table, one partition per UTC day of the event time, over
     /// [first, last] (empty partitions included, as a complete warehouse has them).
     pub fn write(&self, root: &Path, first: NaiveDate, last: NaiveDate) {
+        self.write_as(root, first, last, |_, _| LogFormat::Parquet);
+    }
+
+    /// [`Logs::write`] with each partition in the format `format(table, day)` picks.
+    pub fn write_as(
+        &self,
+        root: &Path,
+        first: NaiveDate,
+        last: NaiveDate,
+        format: impl Fn(Table, NaiveDate) -> LogFormat,
+    ) {
         let w = Warehouse::new(root);
+        let write = |w: &Warehouse, table: Table, d: NaiveDate, columns: Vec<ArrayRef>| {
+            write_file(w, table, d, columns, format(table, d))
+        };
         let mut d = first;
         while d <= last {
             let lo = d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros();
@@ -158,14 +172,123 @@ fn text(v: impl Iterator<Item = &'static str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(v))
 }
 
-fn write(w: &Warehouse, table: Table, d: NaiveDate, columns: Vec<ArrayRef>) {
+/// The file format of one written log partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Parquet,
+    /// Header row; columns that are null throughout left out; timestamps alternate
+    /// between RFC 3339 (`Z`) and integer microseconds.
+    Csv,
+    /// One object per line, null keys left out; timestamps alternate between RFC 3339
+    /// with a +08:00 offset and integer microseconds; IDs between numbers and strings.
+    NdJson,
+    /// The partition's rows dealt round-robin into a Parquet, a CSV and an NDJSON file.
+    Mixed,
+}
+
+fn write_file(w: &Warehouse, table: Table, d: NaiveDate, columns: Vec<ArrayRef>, f: LogFormat) {
     let dir = w.log_dir(table, d);
     std::fs::create_dir_all(&dir).unwrap();
     let batch = RecordBatch::try_new(table.spec().arrow_schema(), columns).unwrap();
-    let file = std::fs::File::create(dir.join("part-0.parquet")).unwrap();
+    match f {
+        LogFormat::Parquet => write_parquet(&dir.join("part-0.parquet"), &batch),
+        LogFormat::Csv => std::fs::write(dir.join("part-0.csv"), csv_text(&batch)).unwrap(),
+        LogFormat::NdJson => {
+            std::fs::write(dir.join("part-0.ndjson"), ndjson_text(&batch)).unwrap()
+        }
+        LogFormat::Mixed => {
+            let pick = |k: usize| {
+                let rows: Vec<u32> = (0..batch.num_rows() as u32)
+                    .filter(|r| *r as usize % 3 == k)
+                    .collect();
+                let rows = arrow::array::UInt32Array::from(rows);
+                arrow::compute::take_record_batch(&batch, &rows).unwrap()
+            };
+            write_parquet(&dir.join("part-0.parquet"), &pick(0));
+            std::fs::write(dir.join("part-1.csv"), csv_text(&pick(1))).unwrap();
+            std::fs::write(dir.join("part-2.jsonl"), ndjson_text(&pick(2))).unwrap();
+        }
+    }
+}
+
+fn write_parquet(path: &Path, batch: &RecordBatch) {
+    let file = std::fs::File::create(path).unwrap();
     let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
+    writer.write(batch).unwrap();
     writer.close().unwrap();
+}
+
+/// One cell as text (`None`: null); `row` picks the alternating encodings.
+fn cell(array: &dyn arrow::array::Array, row: usize, offset: bool) -> Option<String> {
+    use arrow::datatypes::{DataType, Float64Type, Int32Type, TimestampMicrosecondType};
+    if array.is_null(row) {
+        return None;
+    }
+    Some(match array.data_type() {
+        DataType::Int64 => array.as_primitive::<Int64Type>().value(row).to_string(),
+        DataType::Int32 => array.as_primitive::<Int32Type>().value(row).to_string(),
+        DataType::Float64 => array.as_primitive::<Float64Type>().value(row).to_string(),
+        DataType::Utf8 => array.as_string::<i32>().value(row).to_string(),
+        DataType::Timestamp(..) => {
+            let us = array.as_primitive::<TimestampMicrosecondType>().value(row);
+            if row % 2 == 1 {
+                us.to_string()
+            } else {
+                let t = chrono::DateTime::from_timestamp_micros(us).unwrap();
+                let zone = chrono::FixedOffset::east_opt(if offset { 8 * 3600 } else { 0 });
+                t.with_timezone(&zone.unwrap())
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, !offset)
+            }
+        }
+        other => panic!("no text form for {other}"),
+    })
+}
+
+/// `batch` as CSV text with a header row, all-null columns left out.
+pub fn csv_text(batch: &RecordBatch) -> String {
+    let keep: Vec<usize> = (0..batch.num_columns())
+        .filter(|&i| batch.num_rows() == 0 || batch.column(i).null_count() < batch.num_rows())
+        .collect();
+    let schema = batch.schema();
+    let names: Vec<&str> = keep
+        .iter()
+        .map(|&i| schema.field(i).name().as_str())
+        .collect();
+    let mut out = names.join(",") + "\n";
+    for row in 0..batch.num_rows() {
+        let cells: Vec<String> = keep
+            .iter()
+            .map(|&i| cell(batch.column(i).as_ref(), row, false).unwrap_or_default())
+            .collect();
+        out += &(cells.join(",") + "\n");
+    }
+    out
+}
+
+/// `batch` as NDJSON, null keys left out.
+pub fn ndjson_text(batch: &RecordBatch) -> String {
+    let schema = batch.schema();
+    let mut out = String::new();
+    for row in 0..batch.num_rows() {
+        let mut object = serde_json::Map::new();
+        for (i, field) in schema.fields().iter().enumerate() {
+            let column = batch.column(i);
+            let Some(text) = cell(column.as_ref(), row, true) else {
+                continue;
+            };
+            let value = match column.data_type() {
+                arrow::datatypes::DataType::Int64 if row % 2 == 1 => serde_json::json!(text),
+                arrow::datatypes::DataType::Utf8 => serde_json::json!(text),
+                arrow::datatypes::DataType::Timestamp(..) if row % 2 == 0 => {
+                    serde_json::json!(text)
+                }
+                _ => serde_json::from_str(&text).unwrap(),
+            };
+            object.insert(field.name().clone(), value);
+        }
+        out += &(serde_json::Value::Object(object).to_string() + "\n");
+    }
+    out
 }
 
 /// Builds `dt` with `calibration` and returns the sample partition's rows.
