@@ -245,6 +245,8 @@ pub fn train_days(
     println!("{TRAIN_HEADER}");
     let bar = crate::progress::Bar::new("train", "samples", quiet);
     let trainer = &mut state.trainer;
+    // where training time went, over all days: reading thread busy, compute, waiting
+    let (mut decode, mut compute, mut wait) = (0f64, 0f64, 0f64);
     for &day in days {
         let files = sample_files(wh, day)?;
         let rows = data::count_rows(&files)?;
@@ -261,6 +263,9 @@ pub fn train_days(
         let day_number = day.to_epoch_days() as u64;
         let stats = trainer.train_files(&files, day_number, &bar)?;
         esmc_trainer::train::Progress::finish(&bar);
+        decode += stats.load.decode.as_secs_f64();
+        compute += stats.compute.as_secs_f64();
+        wait += stats.load.wait.as_secs_f64();
         state.days_trained += 1;
         let flat: serde_json::Map<String, serde_json::Value> = eval
             .as_ref()
@@ -303,6 +308,10 @@ pub fn train_days(
                 .and_then(|o| o[2].auc)),
         );
     }
+    println!(
+        "training time: reading and decoding {decode:.1} s (on its own thread), compute {compute:.1} s, \
+         waiting for data {wait:.1} s"
+    );
     Ok(())
 }
 
