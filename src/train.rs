@@ -353,9 +353,6 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     // where to start: a checkpoint to continue from (or none) and the first day to train
     let (from_ckpt, first) = if let Some(d) = args.retrain_from {
         let prev = ckpts.iter().rev().find(|c| **c < d).copied();
-        for c in ckpts.iter().filter(|c| **c >= d) {
-            std::fs::remove_dir_all(wh.model_dir(&run, *c))?;
-        }
         if let Some(p) = prev {
             eprintln!("run '{run}': replaying from its checkpoint of {p}");
         }
@@ -394,6 +391,12 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     }
     let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= args.to).collect();
     check_days(&wh, &days, args.allow_provisional)?;
+    if let Some(d) = args.retrain_from {
+        // the checkpoints learnt from the replaced days go, once the replay can start
+        for c in ckpts.iter().filter(|c| **c >= d) {
+            std::fs::remove_dir_all(wh.model_dir(&run, *c))?;
+        }
+    }
     let mut state = match from_ckpt {
         Some(c) => {
             for (_, msg) in rebuilt_since_trained(&wh, &run, 7)? {
