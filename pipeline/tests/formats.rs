@@ -5,41 +5,12 @@
 
 mod common;
 
-use common::{LogFormat, Logs, day, label_rows, read_dir};
+use common::{LogFormat, Logs, day, label_rows, read_dir, reference_logs};
 use esmc_pipeline::{BuildConfig, BuildError, BuildOptions, Builder, NoProgress};
 use esmc_schemas::Table;
 use std::path::Path;
 
 const D: &str = "2026-11-02";
-
-/// Part of the spec's reference fixture (§5): every event table has rows, on D and the
-/// days after it.
-fn reference_logs() -> Logs {
-    let mut l = Logs::default();
-    l.expose(1, "2026-11-02 10:00", 1, 100, "rec");
-    l.click("2026-11-02 10:00:05", 1, 100, Some(1));
-    l.micro("2026-11-02 10:01", 1, 100, "picture");
-    l.cart("2026-11-02 10:02", 1, 100, "rec");
-    l.buy("2026-11-02 10:05", 1, 100);
-    l.expose(2, "2026-11-02 10:00", 2, 200, "rec");
-    l.click("2026-11-02 10:00:05", 2, 200, Some(2));
-    l.cart("2026-11-02 10:02", 2, 200, "rec");
-    l.buy("2026-11-03 09:00", 2, 200);
-    l.expose(4, "2026-11-02 10:00", 4, 400, "rec");
-    l.click("2026-11-02 10:00:05", 4, 400, Some(4));
-    l.wish("2026-11-02 10:01", 4, 400, "rec");
-    l.buy("2026-11-02 10:03", 4, 400);
-    l.expose(7, "2026-11-02 10:00", 7, 700, "rec");
-    l.click("2026-11-02 10:00:05", 7, 700, Some(7));
-    l.expose(70, "2026-11-02 15:00", 7, 700, "search");
-    l.click("2026-11-02 15:00:05", 7, 700, None);
-    l.cart("2026-11-02 15:01", 7, 700, "search");
-    l.buy("2026-11-02 15:03", 7, 700);
-    l.expose(9, "2026-11-02 10:00", 9, 900, "rec");
-    l.click("2026-11-02 10:00:05", 9, 900, Some(9));
-    l.buy("2026-11-05 10:01", 9, 900);
-    l
-}
 
 fn try_build(root: &Path) -> Result<esmc_pipeline::BuildReport, BuildError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -75,7 +46,7 @@ fn every_format_and_mix_builds_byte_identical_samples() {
     assert_eq!(labels[&1], "1 1 1 0 1 1 1 1 same_visit");
     assert_eq!(labels[&2], "1 0 1 0 1 1 1 1 later_visit");
     assert_eq!(labels[&9], "1 0 0 0 0 0 0 0 no_purchase");
-    assert_eq!(labels.len(), 5);
+    assert_eq!(labels.len(), 7);
 
     type Pick = dyn Fn(Table, chrono::NaiveDate) -> LogFormat;
     let cases: [(&str, &Pick); 5] = [

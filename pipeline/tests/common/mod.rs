@@ -371,3 +371,44 @@ pub fn label_rows(batches: &[RecordBatch]) -> BTreeMap<i64, String> {
     }
     out
 }
+
+/// semantics.md §5: one user per rule. Exposure ids: 1 = e1, 2 = e2, 31 = e3a, 32 = e3b,
+/// 4 = e4, 7 = e7, 9 = e9; 70 is e7's search exposure (not a sample).
+pub fn reference_logs() -> Logs {
+    let mut l = Logs::default();
+    // e1: click, picture, cart (rec), buy, one visit
+    l.expose(1, "2026-11-02 10:00", 1, 100, "rec");
+    l.click("2026-11-02 10:00:05", 1, 100, Some(1));
+    l.micro("2026-11-02 10:01", 1, 100, "picture");
+    l.cart("2026-11-02 10:02", 1, 100, "rec");
+    l.buy("2026-11-02 10:05", 1, 100);
+    // e2: click, cart; buys the next morning
+    l.expose(2, "2026-11-02 10:00", 2, 200, "rec");
+    l.click("2026-11-02 10:00:05", 2, 200, Some(2));
+    l.cart("2026-11-02 10:02", 2, 200, "rec");
+    l.buy("2026-11-03 09:00", 2, 200);
+    // e3a: 08:00 click, cart (rec); e3b: 12:00 same item re-exposed, click, buy
+    l.expose(31, "2026-11-02 08:00", 3, 300, "rec");
+    l.click("2026-11-02 08:00:05", 3, 300, Some(31));
+    l.cart("2026-11-02 08:02", 3, 300, "rec");
+    l.expose(32, "2026-11-02 12:00", 3, 300, "rec");
+    l.click("2026-11-02 12:00:05", 3, 300, Some(32));
+    l.buy("2026-11-02 12:03", 3, 300);
+    // e4: click, wish, buy
+    l.expose(4, "2026-11-02 10:00", 4, 400, "rec");
+    l.click("2026-11-02 10:00:05", 4, 400, Some(4));
+    l.wish("2026-11-02 10:01", 4, 400, "rec");
+    l.buy("2026-11-02 10:03", 4, 400);
+    // e7: rec click at 10:00; 15:00 search click, search-domain cart, buy
+    l.expose(7, "2026-11-02 10:00", 7, 700, "rec");
+    l.click("2026-11-02 10:00:05", 7, 700, Some(7));
+    l.expose(70, "2026-11-02 15:00", 7, 700, "search");
+    l.click("2026-11-02 15:00:05", 7, 700, Some(70));
+    l.cart("2026-11-02 15:01", 7, 700, "search");
+    l.buy("2026-11-02 15:03", 7, 700);
+    // e9: click; buys 3 days and 1 minute later (outside the 3-day window)
+    l.expose(9, "2026-11-02 10:00", 9, 900, "rec");
+    l.click("2026-11-02 10:00:05", 9, 900, Some(9));
+    l.buy("2026-11-05 10:01", 9, 900);
+    l
+}
