@@ -358,6 +358,8 @@ fn main() {
                 esmm / best
             );
         }
+    } else if args.iter().any(|a| a == "--no-python") {
+        println!("(PyTorch peer skipped: --no-python)");
     } else {
         println!(
             "(PyTorch peer skipped: no {} or no {})",
