@@ -209,16 +209,7 @@ fn draw_panel(c: &mut Canvas, panel: &Panel, x0: i64, y0: i64, w: usize, h: usiz
         .filter(|v| v.is_finite())
         .collect();
     if days.is_empty() || values.is_empty() {
-        c.stroke_rect(left, top, right, bottom, AXIS);
-        let msg = "no evaluated days";
-        c.text(
-            (left + right) / 2,
-            (top + bottom) / 2 - 4,
-            msg,
-            1,
-            Align::Center,
-            GREY,
-        );
+        empty_panel(c, (left, top, right, bottom), "no evaluated days");
         return;
     }
 
@@ -325,6 +316,13 @@ struct Ticks {
 }
 
 /// About `target` ticks inside `lo..=hi`.
+/// A framed panel with nothing to plot but a grey note in its middle.
+fn empty_panel(c: &mut Canvas, (left, top, right, bottom): (i64, i64, i64, i64), msg: &str) {
+    c.stroke_rect(left, top, right, bottom, AXIS);
+    let (x, y) = ((left + right) / 2, (top + bottom) / 2 - 4);
+    c.text(x, y, msg, 1, Align::Center, GREY);
+}
+
 fn nice_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
     let raw = (hi - lo) / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -468,16 +466,7 @@ fn draw_bar_panel(
         .filter(finite)
         .collect();
     if values.is_empty() {
-        c.stroke_rect(left, top, right, bottom, AXIS);
-        let msg = "no values";
-        c.text(
-            (left + right) / 2,
-            (top + bottom) / 2 - 4,
-            msg,
-            1,
-            Align::Center,
-            GREY,
-        );
+        empty_panel(c, (left, top, right, bottom), "no values");
         return;
     }
     let (lo, hi) = values
