@@ -1,32 +1,43 @@
 //! Benchmark of `esmc build`: exposures per second and peak RSS for building one
 //! `eleme` day, at several day sizes (2.5M, 5M, 10M, 20M rec exposures by default) to
-//! show how time and memory grow with the day.
+//! show how time and memory grow with the day; the same day built without the feature
+//! stage (what the features add), and by DuckDB running `benches/duckdb/build.sql` (the
+//! same labels from the same Parquet, checked equal on simulated worlds) in the same
+//! invocation.
 //!
 //! `cargo bench --bench build -- [--exposures 2500000,5000000] [--runs R] [--threads T]
-//! [--memory-mib M]`. Each size simulates D-1..D+3 once (untimed), then builds D in a
-//! child process per run so that peak RSS (VmHWM) is the build's own.
+//! [--memory-mib M] [--no-duckdb] [--no-reference]`. Each size simulates D-1..D+3 once
+//! (untimed), then builds D in a child process per run so that peak RSS (VmHWM) is the
+//! build's own. DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh` installs
+//! it); without it the DuckDB rows are skipped with a note.
 //!
-//! Not here yet: the same work done by DuckDB from the same Parquet (issue 3).
+//! After the timed runs of the largest size, the hand-over of its sample partition to
+//! Polars through the Arrow C data interface is timed against the cheapest file route
+//! (an Arrow IPC file written and read back, no Polars decoding at all).
 
 use esmc_pipeline::{BuildConfig, BuildOptions, Builder, NoProgress};
 use esmc_sim::{NoProgress as SimQuiet, Preset, RunOptions, SimConfig};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 mod common;
-use common::{measure, median, peak_rss_mib};
+use common::{median, peak_rss_mib};
 
 fn world(exposures: u64) -> SimConfig {
     SimConfig::sized(Preset::Eleme, exposures, 5, 42)
 }
 
-/// Child: builds day 2 of the world at `root`; prints `samples secs peak_mib`.
-fn child_build(root: &Path, threads: usize, memory_mib: usize) {
+/// Child: builds day 2 of the world at `root`; prints
+/// `samples secs peak_mib features_secs handover_secs polars_secs`.
+fn child_build(root: &Path, threads: usize, memory_mib: usize, features: bool) {
     let cfg = world(1);
     let day = cfg.start + chrono::Days::new(1);
+    let mut build = BuildConfig::default();
+    build.features.enabled = features;
     let builder = Builder::new(
         root,
-        BuildConfig::default(),
+        build,
         BuildOptions {
             threads,
             memory_limit: memory_mib << 20,
@@ -41,7 +52,103 @@ fn child_build(root: &Path, threads: usize, memory_mib: usize) {
         .block_on(builder.build(day, &NoProgress))
         .expect("build runs");
     let secs = started.elapsed().as_secs_f64();
-    println!("{} {secs} {}", report.manifest.rows, peak_rss_mib());
+    let stage = |k: &str| report.stage_secs.get(k).copied().unwrap_or(0.0);
+    println!(
+        "{} {secs} {} {} {} {}",
+        report.manifest.rows,
+        peak_rss_mib(),
+        stage("features"),
+        stage("features_handover"),
+        stage("features_polars")
+    );
+}
+
+/// Child: times handing the built partition of day 2 to Polars (C data interface) and an
+/// Arrow IPC file round trip of the same batches; prints `rows columns ffi_secs ipc_secs`.
+fn child_handover(root: &Path) {
+    let cfg = world(1);
+    let day = cfg.start + chrono::Days::new(1);
+    let dir = esmc_schemas::Warehouse::new(root).samples_dir(day);
+    let mut batches = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "parquet") {
+            let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(&p).unwrap(),
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+            batches.extend(r.map(|b| b.unwrap()));
+        }
+    }
+    let schema = batches[0].schema();
+    let mut ffi = Vec::new();
+    let mut ipc = Vec::new();
+    let mut rows = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        rows = esmc_pipeline::polars_handover(&schema, &batches).unwrap();
+        ffi.push(t.elapsed().as_secs_f64());
+
+        let t = Instant::now();
+        let path = root.join("handover.arrow");
+        {
+            let file = std::fs::File::create(&path).unwrap();
+            let mut w = arrow::ipc::writer::FileWriter::try_new(file, &schema).unwrap();
+            for b in &batches {
+                w.write(b).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        let r = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&path).unwrap(), None)
+            .unwrap();
+        let back: usize = r.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(back, rows);
+        std::fs::remove_file(&path).unwrap();
+        ipc.push(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "{rows} {} {} {}",
+        schema.fields().len(),
+        median(ffi),
+        median(ipc)
+    );
+}
+
+/// Runs the bench binary itself with `args`; the numbers it prints.
+fn measure(args: &[String]) -> Vec<f64> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(args)
+        .output()
+        .expect("child runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse(&out.stdout)
+}
+
+fn parse(stdout: &[u8]) -> Vec<f64> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect()
+}
+
+/// The DuckDB reference's Python, when installed.
+fn duckdb_python() -> Option<PathBuf> {
+    let cache = std::env::var_os("ESMC_CACHE")?;
+    let py = PathBuf::from(cache).join("pyenv/bin/python");
+    let ok = Command::new(&py)
+        .args(["-c", "import duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(py)
 }
 
 fn main() {
@@ -55,10 +162,15 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    let flag = |name: &str| args.iter().any(|a| a == name);
     let threads: usize = opt("--threads").map_or(0, |v| v.parse().unwrap());
     let memory_mib: usize = opt("--memory-mib").map_or(2048, |v| v.parse().unwrap());
-    if args.first().map(String::as_str) == Some("--child-build") {
-        return child_build(Path::new(&args[1]), threads, memory_mib);
+    match args.first().map(String::as_str) {
+        Some("--child-build") => {
+            return child_build(Path::new(&args[1]), threads, memory_mib, !flag("--off"));
+        }
+        Some("--child-handover") => return child_handover(Path::new(&args[1])),
+        _ => {}
     }
     let sizes: Vec<u64> = opt("--exposures")
         .unwrap_or_else(|| "2500000,5000000,10000000,20000000".into())
@@ -66,6 +178,20 @@ fn main() {
         .map(|v| v.parse().unwrap())
         .collect();
     let runs: usize = opt("--runs").map_or(1, |v| v.parse().unwrap());
+    let reference = !flag("--no-reference");
+    let duckdb = if flag("--no-duckdb") {
+        println!("DuckDB reference skipped (--no-duckdb)");
+        None
+    } else {
+        let py = duckdb_python();
+        if py.is_none() {
+            println!(
+                "DuckDB reference skipped: no duckdb in $ESMC_CACHE/pyenv (run scripts/setup-peer.sh)"
+            );
+        }
+        py
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb/build.py");
     println!(
         "esmc build, eleme, one day (D-1..D+3 read), threads {}, memory pool {memory_mib} MiB, {runs} run(s), medians",
         if threads == 0 {
@@ -75,13 +201,21 @@ fn main() {
         }
     );
     println!(
-        "{:>12} {:>10} {:>9} {:>14} {:>12}",
-        "exposures/day", "samples", "secs", "exposures/s", "peak RSS MiB"
+        "{:>13} {:<20} {:>10} {:>8} {:>12} {:>9} {:>10} {:>10}",
+        "exposures/day",
+        "run",
+        "samples",
+        "secs",
+        "exposures/s",
+        "peak MiB",
+        "features s",
+        "hand-over s"
     );
-    for size in sizes {
+    let mut last_root = None;
+    for size in &sizes {
         let dir = tempfile::tempdir().unwrap();
         esmc_sim::simulate(
-            &world(size),
+            &world(*size),
             dir.path(),
             RunOptions {
                 threads,
@@ -90,25 +224,95 @@ fn main() {
             &SimQuiet,
         )
         .unwrap();
-        let (mut secs, mut rss, mut rows) = (vec![], vec![], 0.0);
-        for _ in 0..runs {
-            let (r, s, m) = measure(&[
-                "--child-build".into(),
-                dir.path().display().to_string(),
-                "--threads".into(),
-                threads.to_string(),
-                "--memory-mib".into(),
-                memory_mib.to_string(),
-            ]);
-            rows = r;
-            secs.push(s);
-            rss.push(m);
+        let root = dir.path().display().to_string();
+        let mut kinds = vec![("esmc", false)];
+        if reference {
+            kinds.push(("esmc, no features", true));
         }
-        let s = median(secs);
+        for (name, off) in kinds {
+            let mut m: Vec<Vec<f64>> = Vec::new();
+            for _ in 0..runs {
+                let mut a = vec![
+                    "--child-build".to_string(),
+                    root.clone(),
+                    "--threads".into(),
+                    threads.to_string(),
+                    "--memory-mib".into(),
+                    memory_mib.to_string(),
+                ];
+                if off {
+                    a.push("--off".into());
+                }
+                m.push(measure(&a));
+            }
+            let col = |k: usize| median(m.iter().map(|v| v[k]).collect());
+            let (rows, s) = (col(0), col(1));
+            println!(
+                "{size:>13} {name:<20} {rows:>10.0} {s:>8.2} {:>12.0} {:>9.0} {:>10} {:>10}",
+                *size as f64 / s,
+                col(2),
+                if off {
+                    "-".into()
+                } else {
+                    format!("{:.2}", col(3))
+                },
+                if off {
+                    "-".into()
+                } else {
+                    format!("{:.3}", col(4))
+                },
+            );
+        }
+        if let Some(py) = &duckdb {
+            let d = world(1).start + chrono::Days::new(1);
+            let mut m: Vec<Vec<f64>> = Vec::new();
+            for _ in 0..runs {
+                let out = dir.path().join("duckdb.parquet");
+                let o = Command::new(py)
+                    .arg(&script)
+                    .args(["--root", &root, "--dt", &d.to_string()])
+                    .arg("--out")
+                    .arg(&out)
+                    .args([
+                        "--threads",
+                        &threads.to_string(),
+                        "--memory-limit",
+                        &format!("{memory_mib}MB"),
+                    ])
+                    .output()
+                    .expect("python runs");
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                m.push(parse(&o.stdout));
+                let _ = std::fs::remove_file(&out);
+            }
+            let col = |k: usize| median(m.iter().map(|v| v[k]).collect());
+            let (rows, s) = (col(0), col(1));
+            println!(
+                "{size:>13} {:<20} {rows:>10.0} {s:>8.2} {:>12.0} {:>9.0} {:>10} {:>10}",
+                "DuckDB (labels only)",
+                *size as f64 / s,
+                col(2),
+                "-",
+                "-"
+            );
+        }
+        last_root = Some(dir);
+    }
+    if let Some(dir) = last_root {
+        // the partition of the last "esmc" run was overwritten by the no-features run:
+        // build it once more with features
+        measure(&[
+            "--child-build".to_string(),
+            dir.path().display().to_string(),
+            "--threads".into(),
+            threads.to_string(),
+            "--memory-mib".into(),
+            memory_mib.to_string(),
+        ]);
+        let v = measure(&["--child-handover".into(), dir.path().display().to_string()]);
         println!(
-            "{size:>12} {rows:>10.0} {s:>9.2} {:>14.0} {:>12.0}",
-            rows / s,
-            median(rss)
+            "hand-over of the {:.0}-row, {:.0}-column sample partition: Arrow C data interface {:.4} s, Arrow IPC file write + read {:.2} s (medians of 3)",
+            v[0], v[1], v[2], v[3]
         );
     }
 }

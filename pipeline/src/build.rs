@@ -3,6 +3,7 @@
 
 use crate::attribute::{AttributionCounts, Attributor, Event, Kind, PscCase, Sample};
 use crate::config::BuildConfig;
+use crate::features::{self, FeatureTable};
 use crate::formats::{Format, check_text_file, read_schema, text_table};
 use crate::manifest::{InputFile, Manifest};
 use crate::write::{StagedDir, failpoint, write_file_atomic};
@@ -35,6 +36,8 @@ const DAY_US: i64 = 86_400_000_000;
 /// Rows per record batch written, fixed so that file bytes do not depend on how the
 /// engine happened to batch its output.
 const WRITE_ROWS: usize = 64 * 1024;
+/// The tables the feature stage reads over its history.
+const FEATURE_TABLES: [Table; 4] = [Table::Exposure, Table::Click, Table::Cart, Table::Purchase];
 
 /// Knobs of a run that do not change its output.
 #[derive(Debug, Clone)]
@@ -59,6 +62,9 @@ impl Default for BuildOptions {
 pub struct BuildReport {
     pub manifest: Manifest,
     pub partition: PathBuf,
+    /// Seconds of the stages that are timed: `features` (its parts `features_sql`,
+    /// `features_handover`, `features_polars`) and `total`.
+    pub stage_secs: BTreeMap<String, f64>,
 }
 
 /// Builds sample partitions of one warehouse.
@@ -198,9 +204,24 @@ impl Builder {
         )
     }
 
-    /// Checks every input file of `table` in the window against the table's contract.
+    /// The first day of the feature stage's history for `day`.
+    fn feature_first(&self, day: NaiveDate) -> NaiveDate {
+        day - chrono::Days::new(self.cfg.features.history_days() as u64)
+    }
+
+    /// Checks every input file of `table` that building `day` reads (the window, the
+    /// feature history) against the table's contract.
     fn check_inputs(&self, table: Table, day: NaiveDate) -> Result<(), BuildError> {
-        for file in self.window_files(table, day)? {
+        let mut files = Vec::new();
+        for d in self.read_days(table, day)? {
+            let dir = self.warehouse.log_dir(table, d);
+            files.extend(
+                self.warehouse
+                    .partition_files(&dir)
+                    .map_err(warehouse_err)?,
+            );
+        }
+        for file in files {
             match Format::of(&file)? {
                 Format::Parquet => check_file(table, &file)?,
                 format => check_text_file(table, &file, format)?,
@@ -212,7 +233,10 @@ impl Builder {
     /// The days of `table` that building `day` reads: the window, and for a dimension
     /// also its snapshot (see [`Builder::snapshot`]).
     fn read_days(&self, table: Table, day: NaiveDate) -> Result<Vec<NaiveDate>, BuildError> {
-        let (first, last) = self.window(day);
+        let (mut first, last) = self.window(day);
+        if self.cfg.features.enabled && FEATURE_TABLES.contains(&table) {
+            first = first.min(self.feature_first(day));
+        }
         let snapshot = if table.is_event() {
             None
         } else {
@@ -320,6 +344,7 @@ impl Builder {
                 dir: self.warehouse.log_dir(Table::Exposure, day),
             });
         }
+        self.cfg.features.check()?;
         progress.stage(day, "checking inputs");
         let (first, last) = self.window(day);
         for table in Table::ALL {
@@ -351,7 +376,6 @@ impl Builder {
         }
         let (labelled, counts) = labeller.finish()?;
 
-        progress.stage(day, "writing");
         let rows: u64 = labelled.iter().map(|b| b.num_rows() as u64).sum();
         let stats = label_stats(&labelled);
         ctx.register_table(
@@ -359,6 +383,21 @@ impl Builder {
             Arc::new(MemTable::try_new(SAMPLES.arrow_schema(), vec![labelled])?),
         )?;
         self.register_dims(&ctx, day).await?;
+        let mut stage_secs = BTreeMap::new();
+        let features = if self.cfg.features.enabled {
+            progress.stage(day, "features");
+            let t = Instant::now();
+            let inputs = self.feature_inputs(&ctx, day).await?;
+            stage_secs.insert("features_sql".to_string(), t.elapsed().as_secs_f64());
+            let table = features::compute(&self.cfg.features, inputs)?;
+            stage_secs.insert("features_handover".to_string(), table.handover_secs);
+            stage_secs.insert("features_polars".to_string(), table.compute_secs);
+            stage_secs.insert("features".to_string(), t.elapsed().as_secs_f64());
+            Some(table)
+        } else {
+            None
+        };
+        progress.stage(day, "writing");
         let target = self.warehouse.samples_dir(day);
         let staged = StagedDir::new(&target)?;
         let out = ctx
@@ -367,8 +406,10 @@ impl Builder {
         write_stream(
             out.execute_stream().await?,
             &staged.tmp.join("part-00000.parquet"),
+            features.as_ref(),
         )
         .await?;
+        drop(features);
 
         let manifest = self.manifest(day, rows, stats, quarantined, duplicates, counts, started)?;
         let json = serde_json::to_vec_pretty(&manifest)
@@ -376,9 +417,11 @@ impl Builder {
         write_file_atomic(&staged.tmp.join("_manifest.json"), &json)?;
         staged.commit()?;
         write_file_atomic(&self.warehouse.manifest_path(day), &json)?;
+        stage_secs.insert("total".to_string(), started.elapsed().as_secs_f64());
         Ok(BuildReport {
             manifest,
             partition: target,
+            stage_secs,
         })
     }
 
@@ -459,6 +502,91 @@ impl Builder {
         .await?;
         let distinct = count(ctx, &format!("SELECT count(*) FROM good_{}", table.name())).await?;
         Ok((rejected, all_good - distinct))
+    }
+
+    /// Runs the feature stage's DataFusion half: cleans and deduplicates the history of
+    /// the feature tables, and collects the samples' keys, the events the as-of joins
+    /// need and the prior-day counts (`sql/builder/features_*.sql`).
+    async fn feature_inputs(
+        &self,
+        ctx: &SessionContext,
+        day: NaiveDate,
+    ) -> Result<features::FeatureInputs, BuildError> {
+        let first = self.feature_first(day);
+        for table in FEATURE_TABLES {
+            let spec = table.spec();
+            let columns: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+            let cols = columns.join(", ");
+            let sql = include_str!("../../sql/builder/clean.sql")
+                .replace("{table}", table.name())
+                .replace("{columns}", &cols)
+                .replace("{first_dt}", &first.to_string())
+                .replace("{last_dt}", &day.to_string())
+                .replace("{reject_reason}", &self.reject_reason(table, first, day));
+            let clean = ctx.sql(&sql).await?;
+            ctx.register_table(format!("feat_clean_{}", table.name()), clean.into_view())?;
+            let good = ctx
+                .sql(&format!(
+                    "SELECT DISTINCT {cols}, dt FROM feat_clean_{} WHERE reject_reason IS NULL",
+                    table.name()
+                ))
+                .await?;
+            ctx.register_table(format!("feat_good_{}", table.name()), good.into_view())?;
+        }
+        let mut age = String::from("CASE e.dt");
+        let mut d = first;
+        while d <= day {
+            age.push_str(&format!(" WHEN '{d}' THEN {}", (day - d).num_days()));
+            d = d.succ_opt().expect("valid day");
+        }
+        age.push_str(" END");
+        let events = ctx
+            .sql(&include_str!("../../sql/builder/features_events.sql").replace("{age}", &age))
+            .await?;
+        ctx.register_table("feat_events", events.into_view())?;
+
+        let mut counts = Vec::new();
+        for (name, kind) in [
+            ("exp", features::EXPOSURE),
+            ("clk", features::CLICK),
+            ("cart", features::CART),
+            ("buy", features::PURCHASE),
+        ] {
+            for w in &self.cfg.features.windows_days {
+                counts.push(format!(
+                    "CAST(SUM(CASE WHEN kind = {kind} AND age <= {w} THEN 1 ELSE 0 END) AS BIGINT) AS {name}_{w}d"
+                ));
+            }
+        }
+        let collect = |sql: String| async move {
+            let df = ctx.sql(&sql).await?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            Ok::<_, BuildError>((schema, batches))
+        };
+        let prior = collect(
+            include_str!("../../sql/builder/features_prior.sql")
+                .replace("{counts}", &counts.join(",\n       ")),
+        )
+        .await?;
+        let events = collect(format!(
+            "SELECT kind, ts, user_id, item_id, category_id, age FROM feat_events \
+             WHERE age = 0 OR kind <> {}",
+            features::EXPOSURE
+        ))
+        .await?;
+        let targets = collect(
+            "SELECT s.sample_id, arrow_cast(s.ts, 'Int64') AS ts, CAST(s.user_id AS BIGINT) AS user_id, \
+             CAST(s.item_id AS BIGINT) AS item_id, CAST(i.category_id AS BIGINT) AS category_id \
+             FROM labelled s LEFT JOIN dim_item i ON s.item_id = i.item_id"
+                .to_string(),
+        )
+        .await?;
+        Ok(features::FeatureInputs {
+            targets,
+            events,
+            prior,
+        })
     }
 
     /// The SQL CASE naming the first rule a row of `table` breaks (NULL when none).
@@ -910,16 +1038,36 @@ fn label_stats(batches: &[RecordBatch]) -> (BTreeMap<String, f64>, BTreeMap<Stri
 }
 
 /// Writes a stream into one Parquet file in fixed-size batches.
+/// With `features`, their columns are appended to the rows as they go (sample ids line
+/// up: both sides are sorted by sample_id).
 async fn write_stream(
     mut stream: datafusion::physical_plan::SendableRecordBatchStream,
     path: &Path,
+    features: Option<&FeatureTable>,
 ) -> Result<(), BuildError> {
     let schema: SchemaRef = stream.schema();
+    let out_schema: SchemaRef = match features {
+        Some(f) => {
+            let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+            fields.extend(f.fields().iter().cloned());
+            Arc::new(Schema::new(fields))
+        }
+        None => schema.clone(),
+    };
+    let mut written = 0usize;
+    let mut with_features = |batch: RecordBatch| -> Result<RecordBatch, BuildError> {
+        let Some(f) = features else { return Ok(batch) };
+        let out = f.append(&batch, written)?;
+        written += batch.num_rows();
+        Ok(out)
+    };
     let file = std::fs::File::create(path).map_err(|e| BuildError::io(path, e))?;
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
-        .map_err(|source| BuildError::BadFile {
-            path: path.to_path_buf(),
-            source,
+    let mut writer =
+        ArrowWriter::try_new(file, out_schema, Some(writer_properties())).map_err(|source| {
+            BuildError::BadFile {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
     let mut buffer: Vec<RecordBatch> = Vec::new();
     let mut buffered = 0;
@@ -935,7 +1083,7 @@ async fn write_stream(
             let all = concat_batches(&schema, &buffer)
                 .map_err(|e| BuildError::Internal(format!("concat: {e}")))?;
             writer
-                .write(&all.slice(0, WRITE_ROWS))
+                .write(&with_features(all.slice(0, WRITE_ROWS))?)
                 .map_err(parquet_err)?;
             failpoint("mid-write");
             let rest = all.slice(WRITE_ROWS, all.num_rows() - WRITE_ROWS);
@@ -946,8 +1094,17 @@ async fn write_stream(
     if buffered > 0 {
         let all = concat_batches(&schema, &buffer)
             .map_err(|e| BuildError::Internal(format!("concat: {e}")))?;
-        writer.write(&all).map_err(parquet_err)?;
+        writer.write(&with_features(all)?).map_err(parquet_err)?;
         failpoint("mid-write");
+    }
+    if let Some(f) = features
+        && written != f.len()
+    {
+        return Err(BuildError::Internal(format!(
+            "{} samples written, {} feature rows",
+            written,
+            f.len()
+        )));
     }
     writer.close().map_err(parquet_err)?;
     Ok(())

@@ -2,6 +2,7 @@
 //! the spec's default. The resolved config and its hash go into each partition's
 //! manifest; a changed config makes `nightly` rebuild.
 
+use crate::features::FeatureConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -65,6 +66,8 @@ pub struct BuildConfig {
     pub late_tolerance_days: u32,
     /// A build fails when the rejected share of a table exceeds this (default 0.01).
     pub max_reject_rate: f64,
+    /// The behaviour features written with the samples (`[features]`).
+    pub features: FeatureConfig,
 }
 
 impl Default for BuildConfig {
@@ -82,6 +85,7 @@ impl Default for BuildConfig {
             cart_cal_domain: "rec".into(),
             late_tolerance_days: 1,
             max_reject_rate: 0.01,
+            features: FeatureConfig::default(),
         }
     }
 }

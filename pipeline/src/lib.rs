@@ -15,6 +15,7 @@
 pub mod attribute;
 mod build;
 mod config;
+mod features;
 mod formats;
 mod manifest;
 mod nightly;
@@ -22,6 +23,16 @@ mod write;
 
 pub use build::{BuildOptions, BuildReport, Builder};
 pub use config::{BuildConfig, Calibration};
+pub use features::FeatureConfig;
+
+/// Hands `batches` to Polars through the Arrow C data interface, as the feature stage
+/// does, and returns the frame's height (for the hand-over benchmark).
+pub fn polars_handover(
+    schema: &arrow::datatypes::SchemaRef,
+    batches: &[arrow::array::RecordBatch],
+) -> Result<usize, BuildError> {
+    Ok(features::to_polars(schema, batches)?.height())
+}
 pub use formats::TextFileError;
 pub use manifest::{InputFile, Manifest};
 pub use nightly::{Decision, NightlyDay};
@@ -88,6 +99,12 @@ pub enum BuildError {
     /// The query engine failed.
     #[error("query engine: {0}")]
     Engine(datafusion::error::DataFusionError),
+    /// The build config is invalid (the caller's fault).
+    #[error("build config: {0}")]
+    Config(String),
+    /// The feature stage's engine (Polars) failed.
+    #[error("feature stage (Polars): {0}")]
+    Features(String),
     /// A bug in esmc.
     #[error("internal error (a bug in esmc): {0}")]
     Internal(String),

@@ -10,7 +10,7 @@
 
 mod common;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Int8Type, Int64Type, TimestampMicrosecondType};
 use common::{LABELS, read_dir};
 use esmc_pipeline::{BuildConfig, BuildOptions, Builder, Calibration, NoProgress};

@@ -28,7 +28,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use esmc_schemas::{SAMPLES, Table, Warehouse};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Knobs of a session that do not change results.
@@ -85,6 +85,52 @@ pub(crate) fn samples_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The samples' schema extended by the feature columns (issue 4) of the newest
+/// partition: which features exist depends on the build config. Older partitions
+/// without a column read it as null.
+fn with_feature_columns(base: SchemaRef, samples: &Path) -> Result<SchemaRef> {
+    let mut days: Vec<PathBuf> = match std::fs::read_dir(samples) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("dt="))
+            })
+            .collect(),
+        Err(_) => return Ok(base),
+    };
+    days.sort();
+    let Some(newest) = days.last() else {
+        return Ok(base);
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(newest)
+        .map_err(|e| SqlError::io(newest, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    let Some(file) = files.first() else {
+        return Ok(base);
+    };
+    let reader = std::fs::File::open(file).map_err(|e| SqlError::io(file, e))?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(reader)
+        .map_err(|e| {
+            SqlError::io(
+                file,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+            )
+        })?;
+    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for f in builder.schema().fields() {
+        if base.field_with_name(f.name()).is_err() {
+            fields.push(f.as_ref().clone().with_nullable(true));
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
 /// Quarantined rows of `table`: its columns and the rule they broke.
 fn quarantine_schema(table: Table) -> SchemaRef {
     let mut fields: Vec<Field> = table
@@ -124,7 +170,8 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
         let schema = nullable(&table.spec().arrow_schema());
         register_dir(&ctx, table.name(), &warehouse.table_dir(table), &schema).await?;
     }
-    register_dir(&ctx, "samples", &root.join("samples"), &samples_schema()).await?;
+    let samples = with_feature_columns(samples_schema(), &root.join("samples"))?;
+    register_dir(&ctx, "samples", &root.join("samples"), &samples).await?;
     let mut union = Vec::new();
     for table in Table::EVENTS {
         let name = format!("quarantine_{}", table.name());

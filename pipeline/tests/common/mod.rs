@@ -186,7 +186,7 @@ pub enum LogFormat {
     Mixed,
 }
 
-fn write_file(w: &Warehouse, table: Table, d: NaiveDate, columns: Vec<ArrayRef>, f: LogFormat) {
+pub fn write_file(w: &Warehouse, table: Table, d: NaiveDate, columns: Vec<ArrayRef>, f: LogFormat) {
     let dir = w.log_dir(table, d);
     std::fs::create_dir_all(&dir).unwrap();
     let batch = RecordBatch::try_new(table.spec().arrow_schema(), columns).unwrap();
