@@ -388,6 +388,7 @@ impl Builder {
             progress.stage(day, "features");
             let t = Instant::now();
             let inputs = self.feature_inputs(&ctx, day).await?;
+            features::trace("DataFusion inputs", t);
             stage_secs.insert("features_sql".to_string(), t.elapsed().as_secs_f64());
             let table = features::compute(&self.cfg.features, inputs)?;
             stage_secs.insert("features_handover".to_string(), table.handover_secs);
@@ -554,7 +555,7 @@ impl Builder {
         ] {
             for w in &self.cfg.features.windows_days {
                 counts.push(format!(
-                    "CAST(SUM(CASE WHEN kind = {kind} AND age <= {w} THEN 1 ELSE 0 END) AS BIGINT) AS {name}_{w}d"
+                    "CAST(SUM(CASE WHEN kind = {kind} AND age <= {w} THEN 1 ELSE 0 END) AS INT) AS {name}_{w}d"
                 ));
             }
         }
@@ -564,17 +565,20 @@ impl Builder {
             let batches = df.collect().await?;
             Ok::<_, BuildError>((schema, batches))
         };
+        let t = Instant::now();
         let prior = collect(
             include_str!("../../sql/builder/features_prior.sql")
                 .replace("{counts}", &counts.join(",\n       ")),
         )
         .await?;
+        features::trace("prior counts (SQL)", t);
         let events = collect(format!(
             "SELECT kind, ts, user_id, item_id, category_id, age FROM feat_events \
              WHERE age = 0 OR kind <> {}",
             features::EXPOSURE
         ))
         .await?;
+        features::trace("events (SQL)", t);
         let targets = collect(
             "SELECT s.sample_id, arrow_cast(s.ts, 'Int64') AS ts, CAST(s.user_id AS BIGINT) AS user_id, \
              CAST(s.item_id AS BIGINT) AS item_id, CAST(i.category_id AS BIGINT) AS category_id \

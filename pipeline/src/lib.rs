@@ -8,7 +8,8 @@
 //!  attribute.rs: sessions, clicks, post-click events, purchases, psc, calibration
 //!        v
 //!  DataFusion: join user/item snapshots, sort by sample_id (sql/builder/samples.sql)
-//!        v
+//!        v  <── feature columns (features.rs: DataFusion + Polars as-of joins over the
+//!        v       logs of D-H..D, strictly before each exposure; spec §8)
 //!  samples/dt=D/ (staged, swapped in atomically) + samples/_manifests/dt=D.json
 //! ```
 

@@ -114,3 +114,26 @@ fn pruned_scan_returns_exactly_the_days_rows() {
     assert_eq!(pruned, grouped);
     assert!(pruned > 0 && pruned < total);
 }
+
+#[test]
+fn samples_expose_the_feature_columns_the_builder_wrote() {
+    let (rt, ctx) = fixture::session();
+    let batches = rt.block_on(async {
+        let sql = "SELECT count(*) AS n, count(item_ctr_7d) AS ctr, \
+                   sum(CASE WHEN item_in_cart = 1 THEN 1 ELSE 0 END) AS in_cart, \
+                   max(array_length(seq_click_items)) AS longest \
+                   FROM samples";
+        let df = esmc_sql::plan_sql(&ctx, sql).await.unwrap();
+        esmc_sql::collect(df, sql).await.unwrap()
+    });
+    let b = &batches[0];
+    let n = b.column(0).as_primitive::<Int64Type>().value(0);
+    assert!(n > 0);
+    assert_eq!(b.column(1).as_primitive::<Int64Type>().value(0), n);
+    assert!(
+        b.column(3)
+            .as_primitive::<datafusion::arrow::datatypes::UInt64Type>()
+            .value(0)
+            > 0
+    );
+}
