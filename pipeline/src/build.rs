@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-const DAY_US: i64 = 86_400_000_000;
+pub(crate) const DAY_US: i64 = 86_400_000_000;
 /// Rows per record batch written, fixed so that file bytes do not depend on how the
 /// engine happened to batch its output.
 const WRITE_ROWS: usize = 64 * 1024;
@@ -437,15 +437,8 @@ impl Builder {
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<(u64, u64), BuildError> {
-        let spec = table.spec();
-        let columns: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
-        let sql = include_str!("../../sql/builder/clean.sql")
-            .replace("{table}", table.name())
-            .replace("{columns}", &columns.join(", "))
-            .replace("{first_dt}", &first.to_string())
-            .replace("{last_dt}", &last.to_string())
-            .replace("{reject_reason}", &self.reject_reason(table, first, last));
-        let clean = ctx.sql(&sql).await?;
+        let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
+        let clean = ctx.sql(&self.clean_sql(table, first, last)).await?;
         ctx.register_table(format!("clean_{}", table.name()), clean.into_view())?;
 
         let dt = day.to_string();
@@ -515,16 +508,9 @@ impl Builder {
     ) -> Result<features::FeatureInputs, BuildError> {
         let first = self.feature_first(day);
         for table in FEATURE_TABLES {
-            let spec = table.spec();
-            let columns: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+            let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
             let cols = columns.join(", ");
-            let sql = include_str!("../../sql/builder/clean.sql")
-                .replace("{table}", table.name())
-                .replace("{columns}", &cols)
-                .replace("{first_dt}", &first.to_string())
-                .replace("{last_dt}", &day.to_string())
-                .replace("{reject_reason}", &self.reject_reason(table, first, day));
-            let clean = ctx.sql(&sql).await?;
+            let clean = ctx.sql(&self.clean_sql(table, first, day)).await?;
             ctx.register_table(format!("feat_clean_{}", table.name()), clean.into_view())?;
             let good = ctx
                 .sql(&format!(
@@ -591,6 +577,18 @@ impl Builder {
             events,
             prior,
         })
+    }
+
+    /// `clean.sql` for `table` over the partitions [first, last]: every row with the
+    /// rule it breaks, if any.
+    fn clean_sql(&self, table: Table, first: NaiveDate, last: NaiveDate) -> String {
+        let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
+        include_str!("../../sql/builder/clean.sql")
+            .replace("{table}", table.name())
+            .replace("{columns}", &columns.join(", "))
+            .replace("{first_dt}", &first.to_string())
+            .replace("{last_dt}", &last.to_string())
+            .replace("{reject_reason}", &self.reject_reason(table, first, last))
     }
 
     /// The SQL CASE naming the first rule a row of `table` breaks (NULL when none).

@@ -31,6 +31,7 @@
 //! label window, not the feature history). `esmc build --dt D` recomputes on demand.
 
 use crate::BuildError;
+use crate::build::DAY_US;
 use arrow::array::{
     Array, ArrayRef, AsArray, Float32Array, Int8Array, Int32Array, Int64Array, ListArray,
     RecordBatch,
@@ -44,8 +45,6 @@ use polars::prelude::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
-
-const DAY_US: i64 = 86_400_000_000;
 
 /// Event kinds as the feature SQL tags them (the same codes as `events.sql`).
 pub(crate) const EXPOSURE: i32 = 0;
