@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::Instant;
 
 mod common;
-use common::{median, peak_rss_mib};
+use common::{measure, median, numbers, peak_rss_mib};
 
 fn world(exposures: u64) -> SimConfig {
     SimConfig::sized(Preset::Eleme, exposures, 5, 42)
@@ -132,30 +132,6 @@ fn child_handover(root: &Path) {
         median(ffi),
         median(ipc)
     );
-}
-
-/// Runs the bench binary itself with `args`; the numbers it prints.
-fn measure(args: &[String]) -> Vec<f64> {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(args)
-        .output()
-        .expect("child runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse(&out.stdout)
-}
-
-fn parse(stdout: &[u8]) -> Vec<f64> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect()
 }
 
 /// The DuckDB reference's Python, when installed.
@@ -302,7 +278,7 @@ fn main() {
                     .output()
                     .expect("python runs");
                 assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-                m.push(parse(&o.stdout));
+                m.push(numbers(&o.stdout));
                 let _ = std::fs::remove_file(&out);
             }
             let col = |k: usize| median(m.iter().map(|v| v[k]).collect());

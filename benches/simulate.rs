@@ -120,7 +120,7 @@ fn main() {
         (vec![], vec![], vec![], vec![], vec![]);
     let mut rows = 0.0;
     for run in 0..runs {
-        let (r, secs, rss) = measure(&[
+        let v = measure(&[
             "--child-simulate".into(),
             root.display().to_string(),
             "--exposures".into(),
@@ -128,18 +128,20 @@ fn main() {
             "--threads".into(),
             t.clone(),
         ]);
+        let (r, secs, rss) = (v[0], v[1], v[2]);
         rows = r;
         sim_rate.push(r / secs);
         sim_secs.push(secs);
         sim_rss.push(rss);
         let out = dir.path().join(format!("encode-{run}"));
-        let (r2, secs2, _) = measure(&[
+        let v = measure(&[
             "--child-encode".into(),
             root.display().to_string(),
             out.display().to_string(),
             "--threads".into(),
             t.clone(),
         ]);
+        let (r2, secs2) = (v[0], v[1]);
         std::fs::remove_dir_all(&out).unwrap();
         enc_rate.push(r2 / secs2);
         enc_secs.push(secs2);

@@ -26,8 +26,9 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Runs the bench binary itself with `args` and parses the numbers it prints.
-pub fn measure(args: &[String]) -> (f64, f64, f64) {
+/// Runs the bench binary itself with `args` and parses the numbers of the last line it
+/// prints.
+pub fn measure(args: &[String]) -> Vec<f64> {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(args)
         .output()
@@ -37,10 +38,16 @@ pub fn measure(args: &[String]) -> (f64, f64, f64) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = String::from_utf8_lossy(&out.stdout);
-    let v: Vec<f64> = line
+    numbers(&out.stdout)
+}
+
+/// The numbers of the last line of `stdout`.
+pub fn numbers(stdout: &[u8]) -> Vec<f64> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
         .split_whitespace()
         .map(|x| x.parse().unwrap())
-        .collect();
-    (v[0], v[1], v[2])
+        .collect()
 }

@@ -27,7 +27,7 @@ use tch::{Kind, Tensor};
 
 #[path = "../../benches/common/mod.rs"]
 mod common;
-use common::{median, peak_rss_mib};
+use common::{measure, median, peak_rss_mib};
 
 const FIELDS: usize = 20;
 const VOCAB: u64 = 100_000;
@@ -194,22 +194,6 @@ fn child_profile(model: &str, file: &Path, threads: i32) {
     );
 }
 
-fn run_child(args: &[String]) -> Vec<f64> {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(args)
-        .output()
-        .expect("child runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect()
-}
-
 fn run_python(python: &Path, peer: &Path, n: usize, threads: i32, sparse: bool) -> Option<f64> {
     let mut cmd = Command::new(python);
     cmd.arg(peer)
@@ -310,7 +294,7 @@ fn main() {
                 "--file".into(),
                 file.display().to_string(),
             ]);
-            rows.push(run_child(&a));
+            rows.push(measure(&a));
         }
         let col = |i: usize| median(rows.iter().map(|r| r[i]).collect());
         println!(
