@@ -599,9 +599,10 @@ pub(crate) fn compute(
         .collect();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| sample_ids[i]);
+    let fields = cfg.columns();
     let mut out = Out {
         order: &order,
-        arrays: Vec::with_capacity(cfg.columns().len()),
+        arrays: Vec::with_capacity(fields.len()),
     };
     let today = where_eq(&events, "age", 0)?;
     trace("sort samples", started);
@@ -768,7 +769,6 @@ pub(crate) fn compute(
     )?;
     let first_row = got.pop().expect("two columns");
     let last_row = got.pop().expect("two columns");
-    let fields = cfg.columns();
     for (source, field) in [
         (&c_item, &fields[fields.len() - 2]),
         (&c_cat, &fields[fields.len() - 1]),
