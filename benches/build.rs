@@ -6,8 +6,9 @@
 //! invocation.
 //!
 //! `cargo bench --bench build -- [--exposures 2500000,5000000] [--runs R] [--threads T]
-//! [--memory-mib M] [--no-duckdb] [--no-reference]`. Each size simulates D-1..D+3 once
-//! (untimed), then builds D in a child process per run so that peak RSS (VmHWM) is the
+//! [--memory-mib M] [--no-duckdb] [--no-reference] [--world DIR]`. Each size simulates D-1..D+3 once
+//! (untimed; with `--world DIR` into DIR, reused if there), then builds D in a child
+//! process per run so that peak RSS (VmHWM) is the
 //! build's own. DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh` installs
 //! it); without it the DuckDB rows are skipped with a note.
 //!
@@ -205,19 +206,24 @@ fn main() {
         "features s",
         "hand-over s"
     );
+    let keep = opt("--world").map(PathBuf::from);
     for size in &sizes {
-        let dir = tempfile::tempdir().unwrap();
-        esmc_sim::simulate(
-            &world(*size),
-            dir.path(),
-            RunOptions {
-                threads,
-                overwrite: true,
-            },
-            &SimQuiet,
-        )
-        .unwrap();
-        let root = dir.path().display().to_string();
+        let tmp = tempfile::tempdir().unwrap();
+        // --world DIR (one size): the world is kept in DIR, and reused when it is there
+        let dir = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+        if !dir.join("logs").is_dir() {
+            esmc_sim::simulate(
+                &world(*size),
+                &dir,
+                RunOptions {
+                    threads,
+                    overwrite: true,
+                },
+                &SimQuiet,
+            )
+            .unwrap();
+        }
+        let root = dir.display().to_string();
         // without features first, so that the partition left on disk has them (the
         // hand-over below reads it)
         let mut kinds = vec![];
@@ -263,7 +269,7 @@ fn main() {
             let d = world(1).start + chrono::Days::new(1);
             let mut m: Vec<Vec<f64>> = Vec::new();
             for _ in 0..runs {
-                let out = dir.path().join("duckdb.parquet");
+                let out = tmp.path().join("duckdb.parquet");
                 let o = Command::new(py)
                     .arg(&script)
                     .args(["--root", &root, "--dt", &d.to_string()])

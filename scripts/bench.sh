@@ -12,6 +12,6 @@ shift
 case "$bench" in
     train)
         [[ " $* " == *" --no-python "* ]] || "$ESMC_ROOT/scripts/setup-peer.sh"
-        cargo bench -p esmc-trainer --bench train -- "$@" ;;
+        cargo bench --bench train -- "$@" ;;
     *) cargo bench --bench "$bench" -- "$@" ;;
 esac

@@ -1,8 +1,9 @@
 //! The CLI's progress display: indicatif bars behind the libraries' progress traits,
-//! hidden with `--quiet` or when stderr is not a terminal.
+//! hidden with `--quiet` or when stderr is not a terminal (a build shows a bar per stage).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Mutex;
 
 /// A progress bar for one stage.
 pub struct Bar {
@@ -47,9 +48,17 @@ impl esmc_sim::Progress for Bar {
     }
 }
 
-/// A spinner naming the current build stage.
+/// The build's display: per stage, a bar of the stage's own unit (files checked, tables
+/// cleaned, events attributed, feature steps, sample rows written) after the day and the
+/// stage's name; a spinner until the stage reports its length.
+///
+/// ```text
+/// ⠙ build 2026-11-02: attributing [==============>               ] 4,915,200/10,007,970 events eta 4s
+/// ```
 pub struct Stages {
     bar: ProgressBar,
+    /// The unit of the current stage's bar, once it reported one.
+    unit: Mutex<Option<String>>,
 }
 
 impl Stages {
@@ -60,17 +69,46 @@ impl Stages {
         } else {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
         }
-        Stages { bar }
+        Stages {
+            bar,
+            unit: Mutex::new(None),
+        }
     }
 
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+
+    fn spinner_style() -> ProgressStyle {
+        ProgressStyle::with_template("{spinner} {msg}").expect("valid template")
+    }
+
+    fn bar_style(unit: &str) -> ProgressStyle {
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} eta {{eta}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> ")
+    }
 }
 
 impl esmc_pipeline::Progress for Stages {
     fn stage(&self, day: chrono::NaiveDate, stage: &str) {
+        *self.unit.lock().expect("progress unit") = None;
+        self.bar.set_style(Self::spinner_style());
+        self.bar.reset();
+        self.bar.unset_length();
         self.bar.set_message(format!("build {day}: {stage}"));
+    }
+
+    fn position(&self, _day: chrono::NaiveDate, pos: u64, len: u64, unit: &str) {
+        let mut current = self.unit.lock().expect("progress unit");
+        if current.as_deref() != Some(unit) {
+            self.bar.set_style(Self::bar_style(unit));
+            *current = Some(unit.to_string());
+        }
+        self.bar.set_length(len);
+        self.bar.set_position(pos);
     }
 }
 

@@ -209,23 +209,29 @@ impl Builder {
         day - chrono::Days::new(self.cfg.features.history_days() as u64)
     }
 
-    /// Checks every input file of `table` that building `day` reads (the window, the
-    /// feature history) against the table's contract.
-    fn check_inputs(&self, table: Table, day: NaiveDate) -> Result<(), BuildError> {
+    /// Checks every input file that building `day` reads (the window, the feature
+    /// history, the dimension snapshots) against its table's contract, reporting files
+    /// checked.
+    fn check_inputs(&self, day: NaiveDate, progress: &dyn Progress) -> Result<(), BuildError> {
         let mut files = Vec::new();
-        for d in self.read_days(table, day)? {
-            let dir = self.warehouse.log_dir(table, d);
-            files.extend(
-                self.warehouse
+        for table in Table::ALL {
+            for d in self.read_days(table, day)? {
+                let dir = self.warehouse.log_dir(table, d);
+                let listed = self
+                    .warehouse
                     .partition_files(&dir)
-                    .map_err(warehouse_err)?,
-            );
+                    .map_err(warehouse_err)?;
+                files.extend(listed.into_iter().map(|f| (table, f)));
+            }
         }
-        for file in files {
+        let total = files.len() as u64;
+        progress.position(day, 0, total, "files");
+        for (i, (table, file)) in files.into_iter().enumerate() {
             match Format::of(&file)? {
                 Format::Parquet => check_file(table, &file)?,
                 format => check_text_file(table, &file, format)?,
             }
+            progress.position(day, i as u64 + 1, total, "files");
         }
         Ok(())
     }
@@ -347,9 +353,7 @@ impl Builder {
         self.cfg.features.check()?;
         progress.stage(day, "checking inputs");
         let (first, last) = self.window(day);
-        for table in Table::ALL {
-            self.check_inputs(table, day)?;
-        }
+        self.check_inputs(day, progress)?;
         let ctx = self.context()?;
         for table in Table::ALL {
             self.register_log(&ctx, table, day).await?;
@@ -358,10 +362,15 @@ impl Builder {
         progress.stage(day, "cleaning");
         let mut quarantined = BTreeMap::new();
         let mut duplicates = BTreeMap::new();
-        for table in Table::EVENTS {
-            let (rejected, dups) = self.clean(&ctx, table, day, first, last).await?;
-            quarantined.insert(table.name().to_string(), rejected);
-            duplicates.insert(table.name().to_string(), dups);
+        let tables = Table::EVENTS.len() as u64;
+        let mut events_total = 0;
+        progress.position(day, 0, tables, "tables");
+        for (i, table) in Table::EVENTS.into_iter().enumerate() {
+            let cleaned = self.clean(&ctx, table, day, first, last).await?;
+            quarantined.insert(table.name().to_string(), cleaned.rejected);
+            duplicates.insert(table.name().to_string(), cleaned.duplicates);
+            events_total += cleaned.good;
+            progress.position(day, i as u64 + 1, tables, "tables");
         }
 
         progress.stage(day, "attributing");
@@ -371,8 +380,15 @@ impl Builder {
             .await?;
         let mut stream = events.execute_stream().await?;
         let mut labeller = Labeller::new(&attributor);
+        // the union is exactly the good rows counted while cleaning (max() only keeps
+        // pos <= len should that ever differ)
+        let mut attributed = 0;
+        progress.position(day, 0, events_total, "events");
         while let Some(batch) = stream.next().await {
-            labeller.push(normalize(&batch?)?)?;
+            let batch = batch?;
+            attributed += batch.num_rows() as u64;
+            labeller.push(normalize(&batch)?)?;
+            progress.position(day, attributed, events_total.max(attributed), "events");
         }
         let (labelled, counts) = labeller.finish()?;
 
@@ -386,11 +402,14 @@ impl Builder {
         let mut stage_secs = BTreeMap::new();
         let features = if self.cfg.features.enabled {
             progress.stage(day, "features");
+            progress.position(day, 0, 2, "steps");
             let t = Instant::now();
             let inputs = self.feature_inputs(&ctx, day).await?;
             features::trace("DataFusion inputs", t);
             stage_secs.insert("features_sql".to_string(), t.elapsed().as_secs_f64());
+            progress.position(day, 1, 2, "steps");
             let table = features::compute(&self.cfg.features, inputs)?;
+            progress.position(day, 2, 2, "steps");
             stage_secs.insert("features_handover".to_string(), table.handover_secs);
             stage_secs.insert("features_polars".to_string(), table.compute_secs);
             stage_secs.insert("features".to_string(), t.elapsed().as_secs_f64());
@@ -404,10 +423,12 @@ impl Builder {
         let out = ctx
             .sql(include_str!("../../sql/builder/samples.sql"))
             .await?;
+        progress.position(day, 0, rows, "rows");
         write_stream(
             out.execute_stream().await?,
             &staged.tmp.join("part-00000.parquet"),
             features.as_ref(),
+            &|written| progress.position(day, written, rows.max(written), "rows"),
         )
         .await?;
         drop(features);
@@ -427,8 +448,7 @@ impl Builder {
     }
 
     /// Cleans one table over the window: rejected rows of the day's own partition go to
-    /// quarantine, good rows are deduplicated into `good_<table>`. Returns (rejected rows
-    /// of the day, duplicates dropped over the window).
+    /// quarantine, good rows are deduplicated into `good_<table>`.
     async fn clean(
         &self,
         ctx: &SessionContext,
@@ -436,7 +456,7 @@ impl Builder {
         day: NaiveDate,
         first: NaiveDate,
         last: NaiveDate,
-    ) -> Result<(u64, u64), BuildError> {
+    ) -> Result<Cleaned, BuildError> {
         let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
         let clean = ctx.sql(&self.clean_sql(table, first, last)).await?;
         ctx.register_table(format!("clean_{}", table.name()), clean.into_view())?;
@@ -495,7 +515,11 @@ impl Builder {
         )
         .await?;
         let distinct = count(ctx, &format!("SELECT count(*) FROM good_{}", table.name())).await?;
-        Ok((rejected, all_good - distinct))
+        Ok(Cleaned {
+            rejected,
+            duplicates: all_good - distinct,
+            good: distinct,
+        })
     }
 
     /// Runs the feature stage's DataFusion half: cleans and deduplicates the history of
@@ -732,6 +756,16 @@ fn check_file(table: Table, path: &Path) -> Result<(), BuildError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// What cleaning one table over the window found.
+struct Cleaned {
+    /// Rows of the day's own partition rejected (quarantined).
+    rejected: u64,
+    /// Exact duplicates dropped over the window.
+    duplicates: u64,
+    /// Good, distinct rows over the window: this table's share of the event union.
+    good: u64,
 }
 
 async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, BuildError> {
@@ -1039,13 +1073,15 @@ fn label_stats(batches: &[RecordBatch]) -> (BTreeMap<String, f64>, BTreeMap<Stri
     (rates, psc)
 }
 
-/// Writes a stream into one Parquet file in fixed-size batches.
+/// Writes a stream into one Parquet file in fixed-size batches, calling `on_written`
+/// with the rows written so far after each.
 /// With `features`, their columns are appended to the rows as they go (sample ids line
 /// up: both sides are sorted by sample_id).
 async fn write_stream(
     mut stream: datafusion::physical_plan::SendableRecordBatchStream,
     path: &Path,
     features: Option<&FeatureTable>,
+    on_written: &(dyn Fn(u64) + Sync),
 ) -> Result<(), BuildError> {
     let schema: SchemaRef = stream.schema();
     let out_schema: SchemaRef = match features {
@@ -1077,6 +1113,7 @@ async fn write_stream(
         path: path.to_path_buf(),
         source,
     };
+    let mut rows = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         buffered += batch.num_rows();
@@ -1088,6 +1125,8 @@ async fn write_stream(
                 .write(&with_features(all.slice(0, WRITE_ROWS))?)
                 .map_err(parquet_err)?;
             failpoint("mid-write");
+            rows += WRITE_ROWS as u64;
+            on_written(rows);
             let rest = all.slice(WRITE_ROWS, all.num_rows() - WRITE_ROWS);
             buffered = rest.num_rows();
             buffer = vec![rest];
@@ -1098,6 +1137,8 @@ async fn write_stream(
             .map_err(|e| BuildError::Internal(format!("concat: {e}")))?;
         writer.write(&with_features(all)?).map_err(parquet_err)?;
         failpoint("mid-write");
+        rows += buffered as u64;
+        on_written(rows);
     }
     if let Some(f) = features
         && written != f.len()

@@ -179,11 +179,62 @@ pub(crate) struct FeatureInputs {
 /// The features of a partition, in sample_id order.
 pub(crate) struct FeatureTable {
     sample_ids: Int64Array,
+    /// Every feature field: the scalar columns', then the two click sequences'.
     fields: Vec<FieldRef>,
+    /// The scalar columns, whole.
     columns: Vec<ArrayRef>,
+    /// The click sequences, as ranges of the users' clicks: built batch by batch as the
+    /// samples are written (whole, they would be the largest thing the build holds).
+    sequences: Sequences,
     /// Seconds: Arrow → Polars hand-over, Polars compute, assembling the columns.
     pub handover_secs: f64,
     pub compute_secs: f64,
+}
+
+/// The click sequences of every sample: each is the range `[from, to)` of `items` /
+/// `cats` (every user's clicks, users' runs in time order).
+struct Sequences {
+    items: Vec<Option<i64>>,
+    cats: Vec<Option<i64>>,
+    /// Per sample, in sample_id order.
+    from: Vec<u32>,
+    to: Vec<u32>,
+}
+
+impl Sequences {
+    /// The list column of rows `[offset, offset + n)` over `source`.
+    fn column(
+        &self,
+        source: &[Option<i64>],
+        field: &FieldRef,
+        offset: usize,
+        n: usize,
+    ) -> Result<ArrayRef, BuildError> {
+        let (from, to) = (&self.from[offset..offset + n], &self.to[offset..offset + n]);
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0i32);
+        let mut values = arrow::array::Int64Builder::new();
+        for (&a, &b) in from.iter().zip(to) {
+            for v in &source[a as usize..b as usize] {
+                values.append_option(*v);
+            }
+            offsets.push(i32::try_from(values.values_slice().len()).map_err(|_| {
+                BuildError::Features(format!("{}: more than 2^31 values", field.name()))
+            })?);
+        }
+        let DataType::List(inner) = field.data_type() else {
+            unreachable!("list field")
+        };
+        Ok(Arc::new(
+            ListArray::try_new(
+                inner.clone(),
+                OffsetBuffer::new(offsets.into()),
+                Arc::new(values.finish()),
+                None,
+            )
+            .map_err(|e| BuildError::Internal(format!("{}: {e}", field.name())))?,
+        ))
+    }
 }
 
 impl FeatureTable {
@@ -214,6 +265,10 @@ impl FeatureTable {
         fields.extend(self.fields.iter().cloned());
         let mut columns = batch.columns().to_vec();
         columns.extend(self.columns.iter().map(|c| c.slice(offset, n)));
+        let seq = &self.sequences;
+        let k = self.fields.len();
+        columns.push(seq.column(&seq.items, &self.fields[k - 2], offset, n)?);
+        columns.push(seq.column(&seq.cats, &self.fields[k - 1], offset, n)?);
         RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
             .map_err(|e| BuildError::Internal(format!("feature columns: {e}")))
     }
@@ -222,9 +277,19 @@ impl FeatureTable {
 /// `ESMC_TRACE_FEATURES=1`: prints the time of each step to stderr.
 pub(crate) fn trace(what: &str, since: Instant) {
     if std::env::var_os("ESMC_TRACE_FEATURES").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         eprintln!(
-            "features: {what:<28} {:>8.3} s",
-            since.elapsed().as_secs_f64()
+            "features: {what:<28} {:>8.3} s  rss {:>6} MiB  peak {:>6} MiB",
+            since.elapsed().as_secs_f64(),
+            kib("VmRSS:") / 1024,
+            kib("VmHWM:") / 1024
         );
     }
 }
@@ -769,47 +834,37 @@ pub(crate) fn compute(
     )?;
     let first_row = got.pop().expect("two columns");
     let last_row = got.pop().expect("two columns");
-    for (source, field) in [
-        (&c_item, &fields[fields.len() - 2]),
-        (&c_cat, &fields[fields.len() - 1]),
-    ] {
-        let mut offsets = Vec::with_capacity(n + 1);
-        offsets.push(0i32);
-        let mut values = arrow::array::Int64Builder::new();
-        for &i in &order {
-            if let (Some(last), Some(first)) = (last_row[i], first_row[i]) {
-                let from = first.max(last + 1 - cfg.sequence_len as i64) as usize;
-                for v in &source[from..=last as usize] {
-                    values.append_option(*v);
-                }
-            }
-            offsets.push(i32::try_from(values.values_slice().len()).map_err(|_| {
-                BuildError::Features(format!("{}: more than 2^31 values", field.name()))
-            })?);
-        }
-        let DataType::List(inner) = field.data_type() else {
-            unreachable!("list field")
+    // per sample (sample_id order), its sequence's rows [from, to)
+    let u32_row = |r: i64| {
+        u32::try_from(r)
+            .map_err(|_| BuildError::Features("more than 2^32 clicks in the history".into()))
+    };
+    let mut from = Vec::with_capacity(n);
+    let mut to = Vec::with_capacity(n);
+    for &i in &order {
+        let (a, b) = match (last_row[i], first_row[i]) {
+            (Some(last), Some(first)) => (first.max(last + 1 - cfg.sequence_len as i64), last + 1),
+            _ => (0, 0),
         };
-        let values: ArrayRef = Arc::new(values.finish());
-        out.arrays.push(Arc::new(
-            ListArray::try_new(
-                inner.clone(),
-                OffsetBuffer::new(offsets.into()),
-                values,
-                None,
-            )
-            .map_err(|e| BuildError::Internal(format!("{}: {e}", field.name())))?,
-        ));
+        from.push(u32_row(a)?);
+        to.push(u32_row(b)?);
     }
+    let sequences = Sequences {
+        items: c_item,
+        cats: c_cat,
+        from,
+        to,
+    };
     trace("sequences", started);
     let compute_secs = started.elapsed().as_secs_f64();
     let arrays = out.arrays;
-    debug_assert_eq!(arrays.len(), fields.len());
+    debug_assert_eq!(arrays.len() + 2, fields.len());
     let sample_ids = Int64Array::from_iter_values(order.iter().map(|&i| sample_ids[i]));
     Ok(FeatureTable {
         sample_ids,
         fields,
         columns: arrays,
+        sequences,
         handover_secs,
         compute_secs,
     })

@@ -13,6 +13,10 @@
 //! Structure errors (a CSV line with the wrong number of fields, an NDJSON line that is
 //! not a JSON object) fail the file with its path and line; value errors only reject
 //! their row (semantics.md §7).
+//!
+//! Public for `esmc sql`, which reads the same files through [`Format::of`],
+//! [`read_schema`] and [`text_stream`] (re-exported at the crate root), so that the
+//! builder and SQL read a log file alike.
 
 use crate::BuildError;
 use arrow::array::{
@@ -35,7 +39,7 @@ use std::sync::Arc;
 
 /// How a raw log file is read, decided by its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
+pub enum Format {
     /// `.parquet`: typed columns, checked against the contract from the footer.
     Parquet,
     /// `.csv`: comma-separated with a header row naming the columns.
@@ -46,8 +50,9 @@ pub(crate) enum Format {
 
 impl Format {
     /// The format of `path`, or an error naming the file when its extension is unknown
-    /// (an unknown file is never skipped silently).
-    pub(crate) fn of(path: &Path) -> Result<Format, BuildError> {
+    /// (an unknown file is never skipped silently): [`BuildError::UnknownFormat`].
+    /// Extensions compare case-insensitively.
+    pub fn of(path: &Path) -> Result<Format, BuildError> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -160,9 +165,10 @@ fn check_columns(table: Table, path: &Path, columns: &[String]) -> Result<(), Bu
 }
 
 /// The schema of a raw table as the builder reads it: the contract's columns in canonical
-/// types, all nullable, then the partition `dt` and `parse_error` (the first column whose
-/// text could not be parsed, as `unparseable <column>`; always null for Parquet).
-pub(crate) fn read_schema(table: Table) -> SchemaRef {
+/// types, all nullable, then the partition `dt` (`Utf8`, not null) and `parse_error` (the
+/// first column whose text could not be parsed, as `unparseable <column>`; always null
+/// for Parquet). The batches of [`text_stream`] have exactly this schema.
+pub fn read_schema(table: Table) -> SchemaRef {
     let mut fields: Vec<Field> = table
         .spec()
         .columns
@@ -180,20 +186,39 @@ pub(crate) fn text_table(
     table: Table,
     files: Vec<(PathBuf, Format, NaiveDate)>,
 ) -> Result<StreamingTable, BuildError> {
-    let schema = read_schema(table);
     let partitions = files
         .into_iter()
-        .map(|(path, format, day)| {
-            Arc::new(TextFile {
-                table,
-                path,
-                format,
-                dt: day.to_string(),
-                schema: schema.clone(),
-            }) as Arc<dyn PartitionStream>
-        })
-        .collect();
-    Ok(StreamingTable::try_new(schema, partitions)?)
+        .map(|(path, format, day)| text_stream(table, path, format, day))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StreamingTable::try_new(read_schema(table), partitions)?)
+}
+
+/// One CSV or NDJSON log file of `table`'s partition `day` as a DataFusion partition
+/// stream of [`read_schema`] batches (`dt` = `day`). Nothing is opened until the stream
+/// is executed; then the file is read on a blocking thread, batch by batch (the session's
+/// batch size), after its header is checked against the contract. Read errors reach the
+/// consumer as a [`DataFusionError::External`] wrapping a [`TextFileError`] that names
+/// the file (and line). `format` must be [`Format::Csv`] or [`Format::NdJson`]: Parquet
+/// files are the engine's to read ([`BuildError::Internal`] otherwise).
+pub fn text_stream(
+    table: Table,
+    path: PathBuf,
+    format: Format,
+    day: NaiveDate,
+) -> Result<Arc<dyn PartitionStream>, BuildError> {
+    if format == Format::Parquet {
+        return Err(BuildError::Internal(format!(
+            "{}: a Parquet file given to the CSV/NDJSON reader",
+            path.display()
+        )));
+    }
+    Ok(Arc::new(TextFile {
+        table,
+        path,
+        format,
+        dt: day.to_string(),
+        schema: read_schema(table),
+    }))
 }
 
 /// One CSV or NDJSON file as a stream of canonical batches.
@@ -311,10 +336,19 @@ impl TextFile {
                 continue;
             }
             let object = parse_object(&self.path, i, &line)?;
+            let mut numbers = None;
             for (c, b) in columns.iter().zip(&mut builders) {
                 match object.get(c.name) {
                     None | Some(serde_json::Value::Null) => b.append_null(),
                     Some(serde_json::Value::String(s)) => b.append_value(s),
+                    // a decimal as written, not as serde_json rounded it
+                    Some(serde_json::Value::Number(n)) if n.is_f64() => {
+                        let texts = numbers.get_or_insert_with(|| number_texts(&line));
+                        match texts.iter().rev().find(|(k, _)| k == c.name) {
+                            Some((_, text)) => b.append_value(text),
+                            None => b.append_value(n.to_string()),
+                        }
+                    }
                     Some(v) => b.append_value(v.to_string()),
                 }
             }
@@ -360,6 +394,91 @@ impl TextFile {
         RecordBatch::try_new(self.schema.clone(), columns)
             .map_err(|e| text_err(&self.path, None, format!("internal: {e}")))
     }
+}
+
+/// The text of every number at the top level of `line`, a JSON object serde_json has
+/// already parsed (so well formed), as (key, text) in order of appearance.
+///
+/// serde_json without its `float_roundtrip` feature (enabling it would rebuild every
+/// crate that uses serde_json) may round a long decimal such as `0.22286083748008298`
+/// to a neighbouring f64; the text, parsed later by `str::parse`, gives the exact value,
+/// as a CSV file's does.
+fn number_texts(line: &str) -> Vec<(String, &str)> {
+    // the end (exclusive) of the string starting at the quote b[i]
+    fn string_end(b: &[u8], mut i: usize) -> usize {
+        i += 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return i + 1,
+                _ => i += 1,
+            }
+        }
+        b.len()
+    }
+    let b = line.as_bytes();
+    let skip_ws = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    skip_ws(&mut i);
+    if b.get(i) != Some(&b'{') {
+        return out;
+    }
+    i += 1;
+    loop {
+        skip_ws(&mut i);
+        if b.get(i) != Some(&b'"') {
+            break; // `}`: the end
+        }
+        let end = string_end(b, i);
+        let key: String = serde_json::from_str(&line[i..end]).unwrap_or_default();
+        i = end;
+        skip_ws(&mut i);
+        i += 1; // `:`
+        skip_ws(&mut i);
+        let start = i;
+        match b.get(i) {
+            Some(b'"') => i = string_end(b, i),
+            Some(b'{' | b'[') => {
+                let mut depth = 0;
+                while i < b.len() {
+                    match b[i] {
+                        b'"' => {
+                            i = string_end(b, i);
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => depth -= 1,
+                        _ => {}
+                    }
+                    i += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            _ => {
+                while i < b.len() && !matches!(b[i], b',' | b'}') && !b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                let text = &line[start..i];
+                if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                    out.push((key, text));
+                }
+            }
+        }
+        skip_ws(&mut i);
+        if b.get(i) == Some(&b',') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    out
 }
 
 fn schema_message(e: BuildError) -> String {
@@ -470,6 +589,60 @@ mod tests {
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn ndjson_decimals_keep_every_digit() {
+        // serde_json alone reads this as 0.22286083748008295, one ulp off
+        let line = r#"{"a": {"x": [1, "}", 2.5]}, "k\"ey": "q\"}", "p": 0.22286083748008298,
+            "n": -12, "e": 1.5e-7, "t": true, "z": null, "p": 0.5}"#
+            .replace('\n', " ");
+        assert_eq!(
+            number_texts(&line),
+            vec![
+                ("p".to_string(), "0.22286083748008298"),
+                ("n".to_string(), "-12"),
+                ("e".to_string(), "1.5e-7"),
+                ("p".to_string(), "0.5"),
+            ]
+        );
+        assert_eq!(
+            number_texts(r#"{"amount":0.22286083748008298}"#),
+            vec![("amount".to_string(), "0.22286083748008298")]
+        );
+
+        // through the reader: the Float64 column is the exact value
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.ndjson");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"ts": 1793613605000000, "user_id": 7, "item_id": 100, "#,
+                r#""order_id": 1, "amount": 0.22286083748008298}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+        let file = TextFile {
+            table: Table::Purchase,
+            path,
+            format: Format::NdJson,
+            dt: day.to_string(),
+            schema: read_schema(Table::Purchase),
+        };
+        let mut batches = Vec::new();
+        file.read(16, &mut |b| {
+            batches.push(b);
+            true
+        })
+        .unwrap();
+        let amount = batches[0].column_by_name("amount").unwrap();
+        let amount = amount.as_primitive::<arrow::datatypes::Float64Type>();
+        assert_eq!(
+            amount.value(0),
+            "0.22286083748008298".parse::<f64>().unwrap()
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub fn polars_handover(
 ) -> Result<usize, BuildError> {
     Ok(features::to_polars(schema, batches)?.height())
 }
-pub use formats::TextFileError;
+pub use formats::{Format, TextFileError, read_schema, text_stream};
 pub use manifest::{InputFile, Manifest};
 pub use nightly::{Decision, NightlyDay};
 
@@ -136,9 +136,23 @@ impl From<datafusion::error::DataFusionError> for BuildError {
 }
 
 /// Progress of a build, reported stage by stage. Libraries never print: the CLI shows it.
+///
+/// Stages, in order: `checking inputs` (files), `cleaning` (event tables), `attributing`
+/// (events of the sorted union), `features` (steps; only when features are on),
+/// `writing` (sample rows).
 pub trait Progress: Sync {
     /// A new stage of the build of `day` starts.
     fn stage(&self, day: chrono::NaiveDate, stage: &str);
+
+    /// How far the current stage of `day` is: `pos` of `len` `unit`s (`files`, `tables`,
+    /// `events`, `steps`, `rows`). Every stage reports `pos` 0 first and `pos` = `len`
+    /// last (a build that fails stops where it is); within a stage `pos` never decreases
+    /// and never exceeds `len`, which is the stage's real count known up front. Reported
+    /// per file, table or batch, never per row. Default: ignored (a caller showing only
+    /// the stage names needs nothing more).
+    fn position(&self, day: chrono::NaiveDate, pos: u64, len: u64, unit: &str) {
+        let _ = (day, pos, len, unit);
+    }
 }
 
 /// A [`Progress`] that reports nothing.

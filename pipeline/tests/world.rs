@@ -219,3 +219,88 @@ fn nightly_rebuilds_exactly_what_changed() {
     };
     assert!(run(copy).iter().all(|(_, rebuilt)| *rebuilt));
 }
+
+/// One stage as reported: its name and its (pos, len, unit)s in order.
+type StageReport = (String, Vec<(u64, u64, String)>);
+
+/// Every progress report of a build, stage by stage.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<StageReport>>);
+
+impl esmc_pipeline::Progress for Recorder {
+    fn stage(&self, _: chrono::NaiveDate, stage: &str) {
+        self.0.lock().unwrap().push((stage.to_string(), Vec::new()));
+    }
+
+    fn position(&self, _: chrono::NaiveDate, pos: u64, len: u64, unit: &str) {
+        let mut stages = self.0.lock().unwrap();
+        let (_, positions) = stages.last_mut().expect("a position before any stage");
+        positions.push((pos, len, unit.to_string()));
+    }
+}
+
+#[test]
+fn progress_reports_every_stage_from_zero_up_to_its_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = world(dir.path(), 10_000, 5);
+    let d = cfg.start + chrono::Days::new(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let builder = Builder::new(dir.path(), BuildConfig::default(), BuildOptions::default());
+    let recorder = Recorder::default();
+    let report = rt.block_on(builder.build(d, &recorder)).unwrap();
+    let stages = recorder.0.into_inner().unwrap();
+
+    let names: Vec<&str> = stages.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "checking inputs",
+            "cleaning",
+            "attributing",
+            "features",
+            "writing"
+        ]
+    );
+    let mut lengths = Vec::new();
+    for (name, positions) in &stages {
+        let (_, len, unit) = positions.first().unwrap_or_else(|| panic!("{name}: none"));
+        assert_eq!(positions[0].0, 0, "{name} starts at 0");
+        assert!(*len > 0, "{name}");
+        for pair in positions.windows(2) {
+            assert!(pair[0].0 <= pair[1].0, "{name}: {positions:?}");
+        }
+        for (pos, l, u) in positions {
+            assert!(l == len && u == unit && pos <= len, "{name}: {positions:?}");
+        }
+        assert_eq!(
+            positions.last().unwrap().0,
+            *len,
+            "{name} ends at its length"
+        );
+        lengths.push((name.as_str(), *len, unit.as_str(), positions.len()));
+    }
+    // the units, and lengths that are the real counts
+    let files = (0..5)
+        .map(|k| cfg.start + chrono::Days::new(k))
+        .flat_map(|day| Table::ALL.map(|t| Warehouse::new(dir.path()).log_dir(t, day)))
+        .map(|dir| std::fs::read_dir(dir).map_or(0, |e| e.count() as u64))
+        .sum::<u64>();
+    assert_eq!(
+        lengths[0].1, files,
+        "every log file of the 5 days is checked"
+    );
+    assert_eq!(lengths[0].2, "files");
+    assert_eq!(lengths[0].3 as u64, files + 1, "one report per file");
+    assert_eq!((lengths[1].1, lengths[1].2), (6, "tables"));
+    assert_eq!((lengths[2].2, lengths[3].2), ("events", "steps"));
+    assert!(lengths[2].1 > report.manifest.rows);
+    assert!(
+        lengths[2].3 > 4,
+        "events reported batch by batch: {:?}",
+        lengths[2]
+    );
+    assert_eq!((lengths[4].1, lengths[4].2), (report.manifest.rows, "rows"));
+}

@@ -1,6 +1,6 @@
 //! The one error type of the crate. Variants say whose fault it is: the query's
-//! (`Query`, `UnknownQuery`, the parameter variants), the warehouse's (`Io`, `Manifest`)
-//! or ours (`Internal`).
+//! (`Query`, `UnknownQuery`, the parameter variants), the warehouse's (`Io`, `Manifest`,
+//! `LogFile`) or ours (`Internal`).
 
 use crate::position::Position;
 use datafusion::error::DataFusionError;
@@ -58,6 +58,11 @@ pub enum SqlError {
         #[source]
         source: std::io::Error,
     },
+    /// A log file the query reads cannot be read: a CSV/NDJSON file without a required
+    /// column or with a malformed line (`BadTextFile`), a file of no known format
+    /// (`UnknownFormat`). The builder's own error, naming the file (and line).
+    #[error(transparent)]
+    LogFile(esmc_pipeline::BuildError),
     /// A manifest file that is not the JSON the builder writes.
     #[error("manifest {path}: {message}")]
     Manifest { path: PathBuf, message: String },
@@ -81,8 +86,12 @@ impl SqlError {
         }
     }
 
-    /// An engine error while running `sql`, located in it when the engine says where.
+    /// An engine error while running `sql`, located in it when the engine says where;
+    /// a log file's error raised inside the engine becomes [`SqlError::LogFile`].
     pub(crate) fn query(source: DataFusionError, sql: &str) -> Self {
+        if let Some(e) = log_file_error(&source) {
+            return SqlError::LogFile(e);
+        }
         let position = crate::position::locate(&source, sql);
         SqlError::Query {
             message: source.to_string(),
@@ -103,6 +112,23 @@ impl SqlError {
             _ => None,
         }
     }
+}
+
+/// The log file error (the pipeline's CSV/NDJSON reader, or its format check in
+/// `logs.rs`) somewhere in `e`'s chain of causes, if there is one.
+fn log_file_error(e: &DataFusionError) -> Option<esmc_pipeline::BuildError> {
+    use esmc_pipeline::BuildError;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(text) = c.downcast_ref::<esmc_pipeline::TextFileError>() {
+            return Some(BuildError::BadTextFile(text.clone()));
+        }
+        if let Some(BuildError::UnknownFormat { path }) = c.downcast_ref::<BuildError>() {
+            return Some(BuildError::UnknownFormat { path: path.clone() });
+        }
+        cause = c.source();
+    }
+    None
 }
 
 impl From<arrow::error::ArrowError> for SqlError {

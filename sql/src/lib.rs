@@ -15,10 +15,13 @@
 //! binary, so it works from any directory) and binds their `${param}`s to validated SQL
 //! literals; [`output`] writes results as an aligned table, CSV, JSON lines or Parquet;
 //! [`stats`] is the daily health check behind `esmc stats`. Errors are [`SqlError`];
-//! a query error carries the position in the query text ([`position`]).
+//! a query error carries the position in the query text ([`position`]). Log partitions
+//! may also hold CSV and NDJSON files: they are read by the builder's readers into the
+//! same schema (`logs.rs`).
 
 pub mod catalogue;
 mod error;
+mod logs;
 mod manifests;
 mod model_metrics;
 pub mod output;

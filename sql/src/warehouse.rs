@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!  logs/<table>/dt=D/*.parquet        -> <table>            (exposure, click, ..., item)
+//!                  *.csv, *.ndjson, *.jsonl (logs.rs)
 //!  samples/dt=D/*.parquet             -> samples
 //!  quarantine/<table>/dt=D/*.parquet  -> quarantine_<table> (+ reject_reason)
 //!                                     -> quarantine         (every table, common columns)
@@ -13,9 +14,11 @@
 //! (`Utf8`, `YYYY-MM-DD`) as its partition column, so `WHERE dt = '...'` opens only that
 //! day's files. Files are read through the canonical schema, every column nullable:
 //! extra columns are not shown, integer and digit-string IDs read as `Int64`, and rows
-//! that break the contract (null IDs) are shown rather than failing the query. A directory that does not exist
-//! yet (no samples built, nothing quarantined) is an empty table, not an error. The
-//! session is read-only: statements that write (INSERT, COPY) are refused.
+//! that break the contract (null IDs) are shown rather than failing the query. A
+//! directory that does not exist yet (no samples built, nothing quarantined) is an empty
+//! table, not an error. A log table with CSV or NDJSON files reads them through the
+//! builder's readers into the same schema, its `dt` filters pruning them too (`logs.rs`).
+//! The session is read-only: statements that write (INSERT, COPY) are refused.
 
 use crate::error::{Result, SqlError};
 use crate::manifests;
@@ -168,7 +171,18 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
     let warehouse = Warehouse::new(root);
     for table in Table::ALL {
         let schema = nullable(&table.spec().arrow_schema());
-        register_dir(&ctx, table.name(), &warehouse.table_dir(table), &schema).await?;
+        let dir = warehouse.table_dir(table);
+        if crate::logs::all_parquet(&warehouse, table)? {
+            register_dir(&ctx, table.name(), &dir, &schema).await?;
+        } else {
+            // the same listing table for its Parquet files, under the CSV/NDJSON reader
+            let hidden = format!("__parquet_{}", table.name());
+            register_dir(&ctx, &hidden, &dir, &schema).await?;
+            let parquet = ctx.deregister_table(hidden.as_str())?.ok_or_else(|| {
+                SqlError::Internal(format!("table `{hidden}` registered but not found"))
+            })?;
+            crate::logs::register(&ctx, table, &warehouse, parquet)?;
+        }
     }
     let samples = with_feature_columns(samples_schema(), &root.join("samples"))?;
     register_dir(&ctx, "samples", &root.join("samples"), &samples).await?;

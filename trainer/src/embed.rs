@@ -48,7 +48,12 @@ impl Embedder {
         let tables = spec
             .tables
             .iter()
-            .map(|t| Tensor::randn([t.rows, t.dim], (Kind::Float, tch::Device::Cpu)) * std)
+            .map(|t| {
+                // randn * std, written into memory that asks for huge pages first
+                let mut table = crate::hugepage::empty(&[t.rows, t.dim]);
+                let _ = table.normal_(0.0, 1.0).g_mul_scalar_(std);
+                table
+            })
             .collect();
         let names = (0..spec.tables.len())
             .map(|t| format!("{prefix}.table{t}"))
@@ -90,7 +95,7 @@ impl Embedder {
         // the gathered rows become the autograd leaf; the optimizer sums the gradients of
         // repeated rows itself, which is cheaper than libtorch's index_add backward
         let gather = |t: usize, idx: Tensor, touched: &mut Vec<Touched>| -> Tensor {
-            let rows = self.tables[t].index_select(0, &idx);
+            let rows = gather_rows(&self.tables[t], &idx);
             if train {
                 let leaf = rows.set_requires_grad(true);
                 touched.push(Touched {
@@ -151,6 +156,60 @@ impl Embedder {
         if let Some(d) = &batch.dense {
             inputs.push(d.shallow_clone());
         }
+        if inputs.len() == 1 {
+            // one block (sparse fields of one table only): no copy
+            return inputs.pop().expect("one input");
+        }
         Tensor::cat(&inputs, 1)
     }
+}
+
+/// `table.index_select(0, idx)`: the rows `idx` of a `[rows, d]` f32 table as a new
+/// `[N, d]` tensor. Split between the threads of libtorch's OpenMP team, with each row's
+/// memory requested a few rows ahead: the rows are scattered over a table larger than
+/// the caches, so the copy waits on memory, not arithmetic.
+///
+/// # Panics
+/// If an id is outside the table (the spec's hashing never produces one).
+pub fn gather_rows(table: &Tensor, idx: &Tensor) -> Tensor {
+    assert!(table.kind() == Kind::Float && table.is_contiguous() && table.dim() == 2);
+    let (rows, d) = (table.size()[0], table.size()[1] as usize);
+    let idx = idx.contiguous();
+    assert!(idx.kind() == Kind::Int64);
+    // SAFETY: a contiguous CPU i64 tensor holds numel i64 at data_ptr, alive with `idx`.
+    let ids = unsafe { std::slice::from_raw_parts(idx.data_ptr() as *const i64, idx.numel()) };
+    assert!(
+        ids.iter().all(|&r| (0..rows).contains(&r)),
+        "embedding row id outside the table of {rows} rows"
+    );
+    let out = Tensor::empty(
+        [ids.len() as i64, d as i64],
+        (Kind::Float, tch::Device::Cpu),
+    );
+    struct Ptrs(*const f32, *mut f32);
+    // SAFETY: threads write disjoint ranges of `out` and only read the table.
+    unsafe impl Sync for Ptrs {}
+    let p = Ptrs(table.data_ptr() as *const f32, out.data_ptr() as *mut f32);
+    let threads = tch::get_num_threads().max(1) as usize;
+    crate::team::run(threads, &|k, n| {
+        let (lo, hi) = (ids.len() * k / n, ids.len() * (k + 1) / n);
+        let p = &p;
+        for i in lo..hi {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(&ahead) = ids[..hi].get(i + 8) {
+                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+                // SAFETY: a hint for an address inside the table.
+                unsafe {
+                    let a = p.0.add(ahead as usize * d);
+                    _mm_prefetch(a as *const i8, _MM_HINT_T0);
+                    _mm_prefetch(a.add(d - 1) as *const i8, _MM_HINT_T0);
+                }
+            }
+            // SAFETY: ids[i] < rows (checked), i < N; the ranges [lo, hi) are disjoint.
+            unsafe {
+                std::ptr::copy_nonoverlapping(p.0.add(ids[i] as usize * d), p.1.add(i * d), d);
+            }
+        }
+    });
+    out
 }

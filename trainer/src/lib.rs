@@ -15,16 +15,20 @@ mod doctor;
 pub mod embed;
 pub mod error;
 pub mod history;
+mod hugepage;
 pub mod metrics;
 pub mod models;
 pub mod nn;
 pub mod optim;
 mod rng;
 pub mod spec;
+mod team;
 pub mod train;
 
 pub use config::{ModelKind, TrainConfig};
 pub use doctor::{TorchReport, torch_report};
 pub use error::{Result, TrainerError};
 pub use spec::FeatureSpec;
+/// The tch version the trainer is built on, for benchmarks and tools that drive it.
+pub use tch;
 pub use train::{Evaluation, Predictions, Trainer, evaluate};

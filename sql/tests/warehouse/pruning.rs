@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every file the Parquet scans of `plan` will open.
-fn scanned_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<PathBuf> {
+pub(crate) fn scanned_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(exec) = plan.downcast_ref::<DataSourceExec>()
         && let Some((config, _)) = exec.downcast_to_file_source::<ParquetSource>()
