@@ -6,7 +6,7 @@
 //! invocation.
 //!
 //! `cargo bench --bench build -- [--exposures 2500000,5000000] [--runs R] [--threads T]
-//! [--memory-mib M] [--no-duckdb] [--no-reference] [--world DIR]`. Each size simulates D-1..D+3 once
+//! [--memory-mib M] [--no-duckdb] [--no-reference] [--no-features] [--world DIR]`. Each size simulates D-1..D+3 once
 //! (untimed; with `--world DIR` into DIR, reused if there), then builds D in a child
 //! process per run so that peak RSS (VmHWM) is the
 //! build's own. DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh` installs
@@ -16,7 +16,7 @@
 //! through the Arrow C data interface is timed against the cheapest file route (an Arrow
 //! IPC file written and read back, before any Polars decoding).
 
-use esmc_pipeline::{BuildConfig, BuildOptions, Builder, NoProgress};
+use esmc_pipeline::{BuildConfig, BuildOptions, Builder, Progress};
 use esmc_sim::{NoProgress as SimQuiet, Preset, RunOptions, SimConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +24,31 @@ use std::time::Instant;
 
 mod common;
 use common::{measure, median, numbers, peak_rss_mib};
+
+/// Seconds of each build stage, from the stage reports (printed to stderr by the child).
+#[derive(Default)]
+struct StageClock(std::sync::Mutex<Vec<(String, Instant)>>);
+
+impl Progress for StageClock {
+    fn stage(&self, _: chrono::NaiveDate, stage: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((stage.to_string(), Instant::now()));
+    }
+}
+
+impl StageClock {
+    fn report(&self) -> String {
+        let mut v = self.0.lock().unwrap().clone();
+        v.push(("end".into(), Instant::now()));
+        let parts: Vec<String> = v
+            .windows(2)
+            .map(|w| format!("{} {:.2} s", w[0].0, (w[1].1 - w[0].1).as_secs_f64()))
+            .collect();
+        format!("stages: {}", parts.join(", "))
+    }
+}
 
 fn world(exposures: u64) -> SimConfig {
     SimConfig::sized(Preset::Eleme, exposures, 5, 42)
@@ -48,11 +73,13 @@ fn child_build(root: &Path, threads: usize, memory_mib: usize, features: bool) {
         .enable_all()
         .build()
         .unwrap();
+    let stages = StageClock::default();
     let started = Instant::now();
     let report = rt
-        .block_on(builder.build(day, &NoProgress))
+        .block_on(builder.build(day, &stages))
         .expect("build runs");
     let secs = started.elapsed().as_secs_f64();
+    eprintln!("{}", stages.report());
     let stage = |k: &str| report.stage_secs.get(k).copied().unwrap_or(0.0);
     println!(
         "{} {secs} {} {} {} {}",
@@ -230,7 +257,9 @@ fn main() {
         if reference {
             kinds.push(("esmc, no features", true));
         }
-        kinds.push(("esmc", false));
+        if !flag("--no-features") {
+            kinds.push(("esmc", false));
+        }
         for (name, off) in kinds {
             let mut m: Vec<Vec<f64>> = Vec::new();
             for _ in 0..runs {
@@ -297,6 +326,9 @@ fn main() {
                 "-",
                 "-"
             );
+        }
+        if flag("--no-features") {
+            continue;
         }
         let v = measure(&["--child-handover".into(), root.clone()]);
         println!(

@@ -5,6 +5,7 @@ use crate::attribute::{AttributionCounts, Attributor, Event, Kind, PscCase, Samp
 use crate::config::BuildConfig;
 use crate::features::{self, FeatureTable};
 use crate::formats::{Format, check_text_file, read_schema, text_table};
+use crate::ids::{ESMC_ID, esmc_id_udf};
 use crate::manifest::{InputFile, Manifest};
 use crate::write::{StagedDir, failpoint, write_file_atomic};
 use crate::{BuildError, Progress};
@@ -19,10 +20,12 @@ use arrow::datatypes::{
 };
 use chrono::NaiveDate;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use esmc_schemas::{SAMPLES, Table, Warehouse, validate_schema};
+use esmc_schemas::{ColumnKind, SAMPLES, Table, Warehouse, validate_schema};
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
@@ -193,7 +196,9 @@ impl Builder {
                 "datafusion.execution.parquet.schema_force_view_types",
                 false,
             );
-        Ok(SessionContext::new_with_config_rt(config, runtime))
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        ctx.register_udf(esmc_id_udf());
+        Ok(ctx)
     }
 
     /// The days read to build `day`: [day - 1, day + attribution window].
@@ -277,6 +282,12 @@ impl Builder {
     ///  logs/<table>/dt=*/ *.csv|*.ndjson|*.jsonl ── formats.rs streams ──┴──> log_<table>
     /// ```
     ///
+    /// When a Parquet file of the table has a string ID column, the Parquet branch is
+    /// instead one listing table per day and kind of file (IDs all integers, or some
+    /// strings): the string files read every ID column as `Utf8` and map it through
+    /// `esmc_id` ([`esmc_schemas::id_from_str`]), with `dt` the day; tables whose
+    /// Parquet IDs are all integers keep the single listing table.
+    ///
     /// Every column is nullable: a null in a required column is a bad row for the
     /// quarantine (clean.sql), not a failed read; an absent table is an empty one.
     async fn register_log(
@@ -286,7 +297,8 @@ impl Builder {
         day: NaiveDate,
     ) -> Result<(), BuildError> {
         let name = format!("log_{}", table.name());
-        let mut parquet = false;
+        // (day, has string ids) → files
+        let mut parquet: BTreeMap<(NaiveDate, bool), Vec<PathBuf>> = BTreeMap::new();
         let mut text = Vec::new();
         for d in self.read_days(table, day)? {
             let dir = self.warehouse.log_dir(table, d);
@@ -296,30 +308,56 @@ impl Builder {
                 .map_err(warehouse_err)?
             {
                 match Format::of(&path)? {
-                    Format::Parquet => parquet = true,
+                    Format::Parquet => {
+                        let strings = has_string_ids(table, &path)?;
+                        parquet.entry((d, strings)).or_default().push(path);
+                    }
                     format => text.push((path, format, d)),
                 }
             }
         }
         let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
         let columns = columns.join(", ");
+        let canonical = read_schema(table);
+        let schema = Schema::new(canonical.fields()[..canonical.fields().len() - 2].to_vec());
         let mut branches = Vec::new();
-        if parquet {
-            let canonical = read_schema(table);
-            let schema = Schema::new(canonical.fields()[..canonical.fields().len() - 2].to_vec());
-            let options = ParquetReadOptions::default()
-                .schema(&schema)
-                .table_partition_cols(vec![("dt".to_string(), DataType::Utf8)]);
-            let dir = self.warehouse.table_dir(table);
-            ctx.register_parquet(
-                format!("{name}_parquet"),
-                dir.to_string_lossy().as_ref(),
-                options,
-            )
-            .await?;
-            branches.push(format!(
-                "SELECT {columns}, dt, arrow_cast(NULL, 'Utf8') AS parse_error FROM {name}_parquet"
-            ));
+        if parquet.keys().all(|(_, strings)| !strings) {
+            if !parquet.is_empty() {
+                let options = ParquetReadOptions::default()
+                    .schema(&schema)
+                    .table_partition_cols(vec![("dt".to_string(), DataType::Utf8)]);
+                let dir = self.warehouse.table_dir(table);
+                ctx.register_parquet(
+                    format!("{name}_parquet"),
+                    dir.to_string_lossy().as_ref(),
+                    options,
+                )
+                .await?;
+                branches.push(format!(
+                    "SELECT {columns}, dt, arrow_cast(NULL, 'Utf8') AS parse_error FROM {name}_parquet"
+                ));
+            }
+        } else {
+            let strings = string_id_schema(&schema);
+            let mapped: Vec<String> = table
+                .spec()
+                .columns
+                .iter()
+                .map(|c| match c.kind {
+                    ColumnKind::Id => format!("{ESMC_ID}({0}) AS {0}", c.name),
+                    _ => c.name.to_string(),
+                })
+                .collect();
+            let mapped = mapped.join(", ");
+            for (i, ((d, has_strings), files)) in parquet.into_iter().enumerate() {
+                let part = format!("{name}_parquet_{i}");
+                let schema = if has_strings { &strings } else { &schema };
+                ctx.register_table(&part, file_list_table(ctx, schema, &files)?)?;
+                let cols = if has_strings { &mapped } else { &columns };
+                branches.push(format!(
+                    "SELECT {cols}, '{d}' AS dt, arrow_cast(NULL, 'Utf8') AS parse_error FROM {part}"
+                ));
+            }
         }
         if !text.is_empty() {
             ctx.register_table(format!("{name}_text"), Arc::new(text_table(table, text)?))?;
@@ -361,17 +399,16 @@ impl Builder {
 
         progress.stage(day, "cleaning");
         let mut quarantined = BTreeMap::new();
-        let mut duplicates = BTreeMap::new();
+        let mut good = Vec::new();
         let tables = Table::EVENTS.len() as u64;
-        let mut events_total = 0;
         progress.position(day, 0, tables, "tables");
         for (i, table) in Table::EVENTS.into_iter().enumerate() {
             let cleaned = self.clean(&ctx, table, day, first, last).await?;
             quarantined.insert(table.name().to_string(), cleaned.rejected);
-            duplicates.insert(table.name().to_string(), cleaned.duplicates);
-            events_total += cleaned.good;
+            good.push(cleaned.good);
             progress.position(day, i as u64 + 1, tables, "tables");
         }
+        let events_total: u64 = good.iter().sum();
 
         progress.stage(day, "attributing");
         let attributor = Attributor::new(&self.cfg, day_start(day));
@@ -380,17 +417,39 @@ impl Builder {
             .await?;
         let mut stream = events.execute_stream().await?;
         let mut labeller = Labeller::new(&attributor);
-        // the union is exactly the good rows counted while cleaning (max() only keeps
-        // pos <= len should that ever differ)
+        // the union holds the good rows of cleaning less their duplicates: the bar runs
+        // over the good rows and is completed when the stream ends; the distinct rows
+        // of each table (kind = its index in Table::EVENTS) are counted as they pass
         let mut attributed = 0;
+        let mut distinct = vec![0u64; good.len()];
         progress.position(day, 0, events_total, "events");
         while let Some(batch) = stream.next().await {
-            let batch = batch?;
+            let batch = normalize(&batch?)?;
             attributed += batch.num_rows() as u64;
-            labeller.push(normalize(&batch)?)?;
-            progress.position(day, attributed, events_total.max(attributed), "events");
+            let kinds = batch.column(2).as_primitive::<Int8Type>();
+            for &k in kinds.values() {
+                if let Some(n) = distinct.get_mut(k as usize) {
+                    *n += 1;
+                }
+            }
+            labeller.push(batch)?;
+            progress.position(day, attributed.min(events_total), events_total, "events");
         }
+        progress.position(day, events_total, events_total, "events");
         let (labelled, counts) = labeller.finish()?;
+        let duplicates: BTreeMap<String, u64> = Table::EVENTS
+            .iter()
+            .zip(good.iter().zip(&distinct))
+            .map(|(t, (&g, &d))| {
+                let dups = g.checked_sub(d).ok_or_else(|| {
+                    BuildError::Internal(format!(
+                        "{}: {d} distinct events from {g} good rows",
+                        t.name()
+                    ))
+                })?;
+                Ok((t.name().to_string(), dups))
+            })
+            .collect::<Result<_, BuildError>>()?;
 
         let rows: u64 = labelled.iter().map(|b| b.num_rows() as u64).sum();
         let stats = label_stats(&labelled);
@@ -461,32 +520,42 @@ impl Builder {
         let clean = ctx.sql(&self.clean_sql(table, first, last)).await?;
         ctx.register_table(format!("clean_{}", table.name()), clean.into_view())?;
 
+        // one pass for every count: the day's rows, its rejects, the good rows of the window
         let dt = day.to_string();
-        let rejects = ctx
+        let counts = ctx
             .sql(&format!(
-                "SELECT * FROM clean_{0} WHERE reject_reason IS NOT NULL AND dt = '{dt}'",
+                "SELECT count(*) FILTER (WHERE dt = '{dt}'), \
+                 count(*) FILTER (WHERE dt = '{dt}' AND reject_reason IS NOT NULL), \
+                 count(*) FILTER (WHERE reject_reason IS NULL) FROM clean_{}",
                 table.name()
             ))
             .await?
             .collect()
             .await?;
-        let rejected: u64 = rejects.iter().map(|b| b.num_rows() as u64).sum();
+        let value = |c: usize| -> Result<u64, BuildError> {
+            counts
+                .first()
+                .and_then(|b| b.column(c).as_primitive_opt::<Int64Type>())
+                .map(|a| a.value(0) as u64)
+                .ok_or_else(|| BuildError::Internal("count query returned no row".into()))
+        };
+        let (day_rows, rejected, good) = (value(0)?, value(1)?, value(2)?);
         let quarantine = self.warehouse.quarantine_dir(table, day);
         if rejected > 0 {
+            let rejects = ctx
+                .sql(&format!(
+                    "SELECT * FROM clean_{0} WHERE reject_reason IS NOT NULL AND dt = '{dt}'",
+                    table.name()
+                ))
+                .await?
+                .collect()
+                .await?;
             let staged = StagedDir::new(&quarantine)?;
             write_batches(&rejects, &staged.tmp.join("part-00000.parquet"))?;
             staged.commit()?;
         } else if quarantine.exists() {
             std::fs::remove_dir_all(&quarantine).map_err(|e| BuildError::io(&quarantine, e))?;
         }
-        let day_rows = count(
-            ctx,
-            &format!(
-                "SELECT count(*) FROM clean_{} WHERE dt = '{dt}'",
-                table.name()
-            ),
-        )
-        .await?;
         if day_rows > 0 && rejected as f64 > self.cfg.max_reject_rate * day_rows as f64 {
             return Err(BuildError::TooManyRejects {
                 table: table.name(),
@@ -498,28 +567,17 @@ impl Builder {
             });
         }
 
+        // deduplicated where the event union reads it; the distinct rows are counted as
+        // they stream through the attribution pass (no DISTINCT run just to count)
         let cols = columns.join(", ");
-        let good = ctx
+        let good_view = ctx
             .sql(&format!(
                 "SELECT DISTINCT {cols} FROM clean_{} WHERE reject_reason IS NULL",
                 table.name()
             ))
             .await?;
-        ctx.register_table(format!("good_{}", table.name()), good.into_view())?;
-        let all_good = count(
-            ctx,
-            &format!(
-                "SELECT count(*) FROM clean_{} WHERE reject_reason IS NULL",
-                table.name()
-            ),
-        )
-        .await?;
-        let distinct = count(ctx, &format!("SELECT count(*) FROM good_{}", table.name())).await?;
-        Ok(Cleaned {
-            rejected,
-            duplicates: all_good - distinct,
-            good: distinct,
-        })
+        ctx.register_table(format!("good_{}", table.name()), good_view.into_view())?;
+        Ok(Cleaned { rejected, good })
     }
 
     /// Runs the feature stage's DataFusion half: cleans and deduplicates the history of
@@ -758,27 +816,69 @@ fn check_file(table: Table, path: &Path) -> Result<(), BuildError> {
     })
 }
 
+/// Whether any ID column of `table` in the Parquet file at `path` is a string (then it
+/// is read through `esmc_id`, see [`Builder::register_log`]).
+fn has_string_ids(table: Table, path: &Path) -> Result<bool, BuildError> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| BuildError::BadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let schema = reader.schema();
+    Ok(table
+        .spec()
+        .columns
+        .iter()
+        .filter(|c| c.kind == ColumnKind::Id)
+        .filter_map(|c| schema.field_with_name(c.name).ok())
+        .any(|f| !f.data_type().is_integer() && *f.data_type() != DataType::Null))
+}
+
+/// `schema` with every `Int64` ID column as `Utf8`: how a Parquet file with string IDs is
+/// read (an integer ID column of such a file is cast to its digits, which `esmc_id`
+/// maps back to the same value).
+fn string_id_schema(schema: &Schema) -> Schema {
+    Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Int64 => f.as_ref().clone().with_data_type(DataType::Utf8),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// A listing table over exactly `files` (Parquet, any extension case), read in `schema`,
+/// with the session's Parquet options.
+fn file_list_table(
+    ctx: &SessionContext,
+    schema: &Schema,
+    files: &[PathBuf],
+) -> Result<Arc<ListingTable>, BuildError> {
+    let urls = files
+        .iter()
+        .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = ParquetReadOptions::default()
+        .to_listing_options(&ctx.copied_config(), ctx.copied_table_options())
+        .with_file_extension("");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(Arc::new(schema.clone()));
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
 /// What cleaning one table over the window found.
 struct Cleaned {
     /// Rows of the day's own partition rejected (quarantined).
     rejected: u64,
-    /// Exact duplicates dropped over the window.
-    duplicates: u64,
-    /// Good, distinct rows over the window: this table's share of the event union.
+    /// Good rows over the window, duplicates included (the distinct ones are counted in
+    /// the event union: the difference is the duplicates dropped).
     good: u64,
-}
-
-async fn count(ctx: &SessionContext, sql: &str) -> Result<u64, BuildError> {
-    let batches = ctx.sql(sql).await?.collect().await?;
-    let v = batches
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_primitive_opt::<Int64Type>()
-                .map(|a| a.value(0))
-        })
-        .unwrap_or(0);
-    Ok(v as u64)
 }
 
 /// The event stream's columns in the types the labeller reads.

@@ -7,7 +7,8 @@
 //!        │ one PartitionStream per file, read on a blocking thread, batch by batch
 //!        v
 //!  text values ──parse per column kind──> canonical columns + dt + parse_error
-//!        (unparseable value → null + "unparseable <column>": quarantined by clean.sql)
+//!        (unparseable value → null + "unparseable <column>": quarantined by clean.sql;
+//!         an ID always parses: esmc_schemas::id_from_str)
 //! ```
 //!
 //! Structure errors (a CSV line with the wrong number of fields, an NDJSON line that is
@@ -32,7 +33,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
-use esmc_schemas::{ColumnKind, ColumnSpec, Table, validate_schema};
+use esmc_schemas::{ColumnKind, ColumnSpec, Table, id_from_str, validate_schema};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -515,9 +516,8 @@ fn parse_column(
     }
     let name = column.name;
     match column.kind {
-        ColumnKind::Id => Arc::new(Int64Array::from(each(name, text, errors, |s| {
-            s.parse().ok()
-        }))),
+        // never unparseable: digits read as their value, other text as its hash
+        ColumnKind::Id => Arc::new(Int64Array::from(each(name, text, errors, id_from_str))),
         ColumnKind::Timestamp => Arc::new(
             TimestampMicrosecondArray::from(each(name, text, errors, parse_timestamp))
                 .with_timezone("UTC"),
@@ -671,15 +671,31 @@ mod tests {
 
     #[test]
     fn unparseable_values_become_null_and_name_the_first_column() {
-        let ids = StringArray::from(vec![Some("7"), Some("x7"), None, Some(" ")]);
+        let ts = StringArray::from(vec![Some("7"), Some("x7"), None, Some(" ")]);
         let mut errors = vec![None; 4];
-        let col = esmc_schemas::Table::Click.spec().column("user_id").unwrap();
-        let parsed = parse_column(col, &ids, &mut errors);
-        let parsed = parsed.as_primitive::<arrow::datatypes::Int64Type>();
+        let col = esmc_schemas::Table::Click.spec().column("ts").unwrap();
+        let parsed = parse_column(col, &ts, &mut errors);
+        let parsed = parsed.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
         assert_eq!(
             parsed.iter().collect::<Vec<_>>(),
             vec![Some(7), None, None, None]
         );
-        assert_eq!(errors, vec![None, Some("user_id"), None, None]);
+        assert_eq!(errors, vec![None, Some("ts"), None, None]);
+    }
+
+    #[test]
+    fn ids_map_digits_to_their_value_and_other_text_to_its_hash() {
+        let ids = StringArray::from(vec![Some("7"), Some(" x7 "), None, Some(" ")]);
+        let mut errors = vec![None; 4];
+        let col = esmc_schemas::Table::Click.spec().column("user_id").unwrap();
+        let parsed = parse_column(col, &ids, &mut errors);
+        let parsed = parsed.as_primitive::<arrow::datatypes::Int64Type>();
+        let x7 = esmc_schemas::id_from_str("x7");
+        assert!(x7.unwrap() < 0);
+        assert_eq!(
+            parsed.iter().collect::<Vec<_>>(),
+            vec![Some(7), x7, None, None]
+        );
+        assert_eq!(errors, vec![None; 4]);
     }
 }

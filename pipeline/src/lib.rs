@@ -18,6 +18,7 @@ mod build;
 mod config;
 mod features;
 mod formats;
+mod ids;
 mod manifest;
 mod nightly;
 mod write;
@@ -35,6 +36,7 @@ pub fn polars_handover(
     Ok(features::to_polars(schema, batches)?.height())
 }
 pub use formats::{Format, TextFileError, read_schema, text_stream};
+pub use ids::{ESMC_ID, esmc_id_udf};
 pub use manifest::{InputFile, Manifest};
 pub use nightly::{Decision, NightlyDay};
 

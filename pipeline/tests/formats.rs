@@ -170,16 +170,18 @@ fn unparseable_values_land_in_quarantine_with_the_column_named() {
     assert_eq!(report.manifest.quarantined["click"], 1);
     assert_eq!(quarantine_reasons(dir.path()), ["unparseable ts"]);
 
-    // an NDJSON click with a non-numeric user id
+    // an NDJSON click with an unparseable timestamp, and one with a non-numeric user id:
+    // that one is no parse error (its ID is the text's esmc_id)
     std::fs::remove_file(extra(dir.path(), "extra.csv")).unwrap();
     std::fs::write(
         extra(dir.path(), "extra.ndjson"),
-        "{\"ts\": \"2026-11-02T11:00:00Z\", \"user_id\": \"u7\", \"item_id\": 100}\n",
+        "{\"ts\": \"11:00\", \"user_id\": 7, \"item_id\": 100}\n\
+         {\"ts\": \"2026-11-02T11:00:00Z\", \"user_id\": \"u7\", \"item_id\": 100}\n",
     )
     .unwrap();
     let report = try_build(dir.path()).unwrap();
     assert_eq!(report.manifest.quarantined["click"], 1);
-    assert_eq!(quarantine_reasons(dir.path()), ["unparseable user_id"]);
+    assert_eq!(quarantine_reasons(dir.path()), ["unparseable ts"]);
 }
 
 #[test]

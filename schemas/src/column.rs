@@ -11,7 +11,9 @@ pub const UTC: &str = "UTC";
 /// writes the canonical one ([`ColumnKind::canonical_type`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
-    /// An identifier: integer (any width, signed or not) or string. Canonical `Int64`.
+    /// An identifier: integer (any width, signed or not) or string. Canonical `Int64`;
+    /// a string maps through [`crate::id_from_str`] (digits: their value; otherwise a
+    /// negative 64-bit hash).
     Id,
     /// Event time: any timestamp unit, UTC or no zone (read as UTC). Canonical
     /// microsecond precision, zone `UTC`.

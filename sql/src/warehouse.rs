@@ -167,6 +167,8 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
         .set_bool("datafusion.sql_parser.collect_spans", true);
     config.options_mut().execution.time_zone = Some("UTC".into());
     let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+    // esmc_id('u_8f3a'): a user's ID as the samples carry it (pipeline/src/ids.rs)
+    ctx.register_udf(esmc_pipeline::esmc_id_udf());
 
     let warehouse = Warehouse::new(root);
     for table in Table::ALL {

@@ -8,6 +8,10 @@ use esmc_trainer::optim::{OptimConfig, OptimKind, Optimizer};
 use tch::{Kind, Tensor};
 
 const ROWS: i64 = 5000;
+
+/// libtorch's generator and thread count are global to the process: the tests of this
+/// file take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const D: i64 = 7;
 
 /// Gathered rows of two "fields" with repeats within and across them.
@@ -110,6 +114,7 @@ fn run(kind: OptimKind, threads: i32) -> (Vec<f32>, Vec<f32>, Vec<Grads>) {
 }
 
 fn check(kind: OptimKind) {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (start, one, steps) = run(kind, 1);
     let (_, two, _) = run(kind, 2);
     assert_eq!(one, two, "the update depends on the number of threads");
@@ -150,6 +155,7 @@ fn row_wise_adagrad_with_decay_matches_the_rule() {
 
 #[test]
 fn the_parallel_gather_equals_index_select() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(5);
     let table = Tensor::randn([ROWS, D], (Kind::Float, tch::Device::Cpu));
     let ids = Tensor::randint(ROWS, [20 * 1024 + 3], (Kind::Int64, tch::Device::Cpu));

@@ -2,7 +2,8 @@
 //! CSV, as NDJSON, mixed within every partition and mixed across tables give the same
 //! schema and the same query results; a bad text file (malformed line, missing column)
 //! or a file of no known format fails the queries that read its day, naming it, while
-//! the other days stay queryable; an unparseable value reads as null.
+//! the other days stay queryable; an unparseable value reads as null (a text ID is not
+//! one: it reads as its `esmc_id`).
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take_record_batch};
@@ -186,7 +187,7 @@ fn warehouse(layout: Layout) -> tempfile::TempDir {
     dir
 }
 
-fn session(root: &Path) -> (tokio::runtime::Runtime, SessionContext) {
+pub(crate) fn session(root: &Path) -> (tokio::runtime::Runtime, SessionContext) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -200,7 +201,7 @@ fn session(root: &Path) -> (tokio::runtime::Runtime, SessionContext) {
     (rt, ctx)
 }
 
-fn try_query(
+pub(crate) fn try_query(
     rt: &tokio::runtime::Runtime,
     ctx: &SessionContext,
     sql: &str,
@@ -212,7 +213,7 @@ fn try_query(
 }
 
 /// `sql`'s result as text: the column names, types and nullability, then the rows.
-fn query(rt: &tokio::runtime::Runtime, ctx: &SessionContext, sql: &str) -> String {
+pub(crate) fn query(rt: &tokio::runtime::Runtime, ctx: &SessionContext, sql: &str) -> String {
     let batch = try_query(rt, ctx, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let mut out: String = batch
         .schema()
@@ -407,18 +408,19 @@ fn an_unparseable_csv_value_reads_as_null() {
     let got = query(
         &rt,
         &ctx,
-        "SELECT ts, user_id, item_id, dt FROM click \
-         WHERE dt = '2026-11-02' AND item_id = 100 AND (ts IS NULL OR user_id IS NULL) \
+        "SELECT ts, user_id, user_id = esmc_id('u7') AS u7, item_id, dt FROM click \
+         WHERE dt = '2026-11-02' AND item_id = 100 AND (ts IS NULL OR user_id < 0) \
          ORDER BY ts",
     );
+    // a text ID is no parse error: it reads as its mapped ID
     assert!(
         got.ends_with(
-            "+----------------------+---------+---------+------------+\n\
-             | ts                   | user_id | item_id | dt         |\n\
-             +----------------------+---------+---------+------------+\n\
-             | 2026-11-02T11:00:00Z |         | 100     | 2026-11-02 |\n\
-             |                      | 7       | 100     | 2026-11-02 |\n\
-             +----------------------+---------+---------+------------+"
+            "+----------------------+----------------------+-------+---------+------------+\n\
+             | ts                   | user_id              | u7    | item_id | dt         |\n\
+             +----------------------+----------------------+-------+---------+------------+\n\
+             | 2026-11-02T11:00:00Z | -8591600319007862235 | true  | 100     | 2026-11-02 |\n\
+             |                      | 7                    | false | 100     | 2026-11-02 |\n\
+             +----------------------+----------------------+-------+---------+------------+"
         ),
         "{got}"
     );

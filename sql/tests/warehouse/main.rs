@@ -7,3 +7,4 @@ mod formats;
 mod pruning;
 mod slt;
 mod stats;
+mod string_ids;
