@@ -115,8 +115,9 @@ fn child_train(model: &str, file: &Path, threads: i32) {
 }
 
 /// Child: the towers alone (ESMM's two 360x200x80 towers, fwd + bwd + Adam) on a dense
-/// random input; prints samples/s.
-fn child_towers(n: usize, threads: i32) {
+/// random input; prints samples/s. `fused`: the two first layers as one 360x400 matmul
+/// (an experiment: slower here, see the README).
+fn child_towers(n: usize, threads: i32, fused: bool) {
     tch::set_num_threads(threads);
     tch::manual_seed(1);
     let mut ps = ParamStore::default();
@@ -129,13 +130,26 @@ fn child_towers(n: usize, threads: i32) {
     let y = Tensor::rand([n as i64], (Kind::Float, tch::Device::Cpu))
         .lt(0.05)
         .to_kind(Kind::Float);
+    // layers 1.. of a tower on its first layer's activations
+    let tail = |m: &Mlp, h: &Tensor| {
+        m.layers[2]
+            .forward(&m.layers[1].forward(h).relu())
+            .squeeze_dim(1)
+            .sigmoid()
+    };
     let started = Instant::now();
     for i in (0..n as i64).step_by(1024) {
         let len = 1024.min(n as i64 - i);
         let xb = x.narrow(0, i, len);
         let yb = y.narrow(0, i, len);
-        let p1 = ctr.prob(&xb, true);
-        let p2 = cvr.prob(&xb, true);
+        let (p1, p2) = if fused {
+            let w = Tensor::cat(&[&ctr.layers[0].weight, &cvr.layers[0].weight], 0);
+            let b = Tensor::cat(&[&ctr.layers[0].bias, &cvr.layers[0].bias], 0);
+            let hs = xb.linear(&w, Some(&b)).relu().split(200, 1);
+            (tail(&ctr, &hs[0]), tail(&cvr, &hs[1]))
+        } else {
+            (ctr.prob(&xb, true), cvr.prob(&xb, true))
+        };
         let loss =
             esmc_trainer::models::bce(&p1, &yb) + esmc_trainer::models::bce(&(&p1 * &p2), &yb);
         loss.backward();
@@ -160,49 +174,6 @@ fn tower_flops() -> (f64, f64) {
     }
     let input_grad = 2.0 * dims[0] * dims[1];
     (2.0 * per_tower, 2.0 * (per_tower + input_grad))
-}
-
-/// Child (ad hoc): the towers with their first layers fused into one matmul.
-fn child_towers_fused(n: usize, threads: i32) {
-    tch::set_num_threads(threads);
-    tch::manual_seed(1);
-    let mut ps = ParamStore::default();
-    let width = (FIELDS * 18) as i64;
-    let ctr = Mlp::new(&mut ps, "ctr", width, &[200, 80], 1, Act::Relu, 0.0);
-    let cvr = Mlp::new(&mut ps, "cvr", width, &[200, 80], 1, Act::Relu, 0.0);
-    let cfg = TrainConfig::default().optimizer;
-    let mut opt = Optimizer::new(cfg, &ps.tensors, &[]);
-    let x = Tensor::randn([n as i64, width], (Kind::Float, tch::Device::Cpu));
-    let y = Tensor::rand([n as i64], (Kind::Float, tch::Device::Cpu))
-        .lt(0.05)
-        .to_kind(Kind::Float);
-    let started = Instant::now();
-    for i in (0..n as i64).step_by(1024) {
-        let len = 1024.min(n as i64 - i);
-        let xb = x.narrow(0, i, len);
-        let yb = y.narrow(0, i, len);
-        let w = Tensor::cat(&[&ctr.layers[0].weight, &cvr.layers[0].weight], 0);
-        let b = Tensor::cat(&[&ctr.layers[0].bias, &cvr.layers[0].bias], 0);
-        let h = xb.linear(&w, Some(&b)).relu();
-        let hs = h.split(200, 1);
-        let tail = |m: &Mlp, h: &Tensor| {
-            m.layers[2]
-                .forward(&m.layers[1].forward(h).relu())
-                .squeeze_dim(1)
-                .sigmoid()
-        };
-        let p1 = tail(&ctr, &hs[0]);
-        let p2 = tail(&cvr, &hs[1]);
-        let loss =
-            esmc_trainer::models::bce(&p1, &yb) + esmc_trainer::models::bce(&(&p1 * &p2), &yb);
-        loss.backward();
-        opt.step_dense(&mut ps.tensors);
-    }
-    println!(
-        "{} 0 0 0 {}",
-        n as f64 / started.elapsed().as_secs_f64(),
-        peak_rss_mib()
-    );
 }
 
 /// Child (ad hoc, `--child profile:<model>`): time of each phase of a training step.
@@ -298,9 +269,9 @@ fn main() {
         if let Some(m) = model.strip_prefix("profile:") {
             child_profile(m, Path::new(&get("--file").unwrap()), threads);
         } else if model == "towers-fused" {
-            child_towers_fused(n, threads);
+            child_towers(n, threads, true);
         } else if model == "towers" {
-            child_towers(n, threads);
+            child_towers(n, threads, false);
         } else {
             child_train(&model, Path::new(&get("--file").unwrap()), threads);
         }

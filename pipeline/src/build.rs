@@ -801,8 +801,8 @@ fn warehouse_err(e: esmc_schemas::WarehouseError) -> BuildError {
     }
 }
 
-/// Checks one input file's footer against its table's contract.
-fn check_file(table: Table, path: &Path) -> Result<(), BuildError> {
+/// The Arrow schema in the footer of the Parquet file at `path`.
+fn footer_schema(path: &Path) -> Result<SchemaRef, BuildError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
     let reader =
@@ -810,7 +810,12 @@ fn check_file(table: Table, path: &Path) -> Result<(), BuildError> {
             path: path.to_path_buf(),
             source,
         })?;
-    validate_schema(table.spec(), reader.schema()).map_err(|source| BuildError::Schema {
+    Ok(reader.schema().clone())
+}
+
+/// Checks one input file's footer against its table's contract.
+fn check_file(table: Table, path: &Path) -> Result<(), BuildError> {
+    validate_schema(table.spec(), &*footer_schema(path)?).map_err(|source| BuildError::Schema {
         path: path.to_path_buf(),
         source,
     })
@@ -819,14 +824,7 @@ fn check_file(table: Table, path: &Path) -> Result<(), BuildError> {
 /// Whether any ID column of `table` in the Parquet file at `path` is a string (then it
 /// is read through `esmc_id`, see [`Builder::register_log`]).
 fn has_string_ids(table: Table, path: &Path) -> Result<bool, BuildError> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| BuildError::BadFile {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let schema = reader.schema();
+    let schema = footer_schema(path)?;
     Ok(table
         .spec()
         .columns
