@@ -13,3 +13,6 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ESMC_CACHE/target}
 # anything linked before LIBTORCH was known.
 export LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 bash "$ESMC_ROOT/scripts/setup-libtorch.sh"
+# insta finds snapshots under the workspace it was compiled in; the shared target dir
+# may hold a test binary compiled from another checkout, so name this one at run time.
+export INSTA_WORKSPACE_ROOT="$ESMC_ROOT"
