@@ -294,10 +294,11 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("peer.parquet");
     write_data(&file, n);
-    if let Some(m) = get("--profile") {
-        let a: Vec<String> = [
+    // a child's arguments: `--child <kind>` and the shared size, threads and file
+    let child_args = |kind: &str| -> Vec<String> {
+        vec![
             "--child".into(),
-            format!("profile:{m}"),
+            kind.into(),
             "--n".into(),
             n.to_string(),
             "--threads".into(),
@@ -305,9 +306,10 @@ fn main() {
             "--file".into(),
             file.display().to_string(),
         ]
-        .into();
+    };
+    if let Some(m) = get("--profile") {
         let out = Command::new(std::env::current_exe().unwrap())
-            .args(&a)
+            .args(child_args(&format!("profile:{m}")))
             .output()
             .unwrap();
         print!(
@@ -325,19 +327,10 @@ fn main() {
         "variant", "samples/s", "decode s", "compute s", "wait s", "peak MiB"
     );
     let mut results: Vec<(String, f64)> = Vec::new();
-    let mut ours = |label: &str, child: &[&str]| {
+    let mut ours = |label: &str, child: &str| {
         let mut rows = Vec::new();
         for _ in 0..runs {
-            let mut a: Vec<String> = child.iter().map(|s| s.to_string()).collect();
-            a.extend([
-                "--n".into(),
-                n.to_string(),
-                "--threads".into(),
-                threads.to_string(),
-                "--file".into(),
-                file.display().to_string(),
-            ]);
-            rows.push(measure(&a));
+            rows.push(measure(&child_args(child)));
         }
         let col = |i: usize| median(rows.iter().map(|r| r[i]).collect());
         println!(
@@ -351,16 +344,16 @@ fn main() {
         );
         results.push((label.to_string(), col(0)));
     };
-    ours("esmc: towers only (ceiling)", &["--child", "towers"]);
+    ours("esmc: towers only (ceiling)", "towers");
     if args.iter().any(|a| a == "--fused-towers") {
-        ours("esmc: towers only, fused", &["--child", "towers-fused"]);
-        ours("esmc: towers only (ceiling)", &["--child", "towers"]);
-        ours("esmc: towers only, fused", &["--child", "towers-fused"]);
+        ours("esmc: towers only, fused", "towers-fused");
+        ours("esmc: towers only (ceiling)", "towers");
+        ours("esmc: towers only, fused", "towers-fused");
         return;
     }
-    ours("esmc: ESMM esmm-2018, Parquet in", &["--child", "esmm"]);
-    ours("esmc: ESMC esmm-2018 dims", &["--child", "esmc"]);
-    ours("esmc: HM3 esmm-2018 dims", &["--child", "hm3"]);
+    ours("esmc: ESMM esmm-2018, Parquet in", "esmm");
+    ours("esmc: ESMC esmm-2018 dims", "esmc");
+    ours("esmc: HM3 esmm-2018 dims", "hm3");
     if with_python {
         for (label, sparse, r) in [
             ("pytorch: ESMM --sparse", true, runs),

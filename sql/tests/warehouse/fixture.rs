@@ -100,6 +100,13 @@ fn write_bad_rows(root: &Path) {
 
 /// A session over the fixture, on its own runtime.
 pub fn session() -> (tokio::runtime::Runtime, datafusion::prelude::SessionContext) {
+    session_at(warehouse())
+}
+
+/// A session over the warehouse at `root`, on its own runtime.
+pub fn session_at(
+    root: &std::path::Path,
+) -> (tokio::runtime::Runtime, datafusion::prelude::SessionContext) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -109,6 +116,6 @@ pub fn session() -> (tokio::runtime::Runtime, datafusion::prelude::SessionContex
         threads: 2,
         memory_limit: None,
     };
-    let ctx = rt.block_on(esmc_sql::open(warehouse(), &opts)).unwrap();
+    let ctx = rt.block_on(esmc_sql::open(root, &opts)).unwrap();
     (rt, ctx)
 }

@@ -187,19 +187,7 @@ fn warehouse(layout: Layout) -> tempfile::TempDir {
     dir
 }
 
-pub(crate) fn session(root: &Path) -> (tokio::runtime::Runtime, SessionContext) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let opts = esmc_sql::OpenOptions {
-        threads: 2,
-        memory_limit: None,
-    };
-    let ctx = rt.block_on(esmc_sql::open(root, &opts)).unwrap();
-    (rt, ctx)
-}
+pub(crate) use super::fixture::session_at as session;
 
 pub(crate) fn try_query(
     rt: &tokio::runtime::Runtime,
