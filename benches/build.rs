@@ -6,15 +6,11 @@
 //! invocation.
 //!
 //! `cargo bench --bench build -- [--exposures 2500000,5000000] [--runs R] [--threads T]
-//! [--memory-mib M] [--no-duckdb] [--no-reference] [--no-features] [--world DIR]`. Each size simulates D-1..D+3 once
-//! (untimed; with `--world DIR` into DIR, reused if there), then builds D in a child
-//! process per run so that peak RSS (VmHWM) is the
-//! build's own. DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh` installs
-//! it); without it the DuckDB rows are skipped with a note.
-//!
-//! After the timed runs of each size, the hand-over of its sample partition to Polars
-//! through the Arrow C data interface is timed against the cheapest file route (an Arrow
-//! IPC file written and read back, before any Polars decoding).
+//! [--memory-mib M] [--no-duckdb] [--no-reference] [--no-features] [--worlds DIR]`.
+//! Each size simulates D-1..D+3 once (untimed; with `--worlds DIR` into DIR/<exposures>,
+//! reused if there), then builds D in a child process per run so that peak RSS (VmHWM)
+//! is the build's own. DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh`
+//! installs it); without it the DuckDB rows are skipped with a note.
 
 use esmc_pipeline::{BuildConfig, BuildOptions, Builder, Progress};
 use esmc_sim::{NoProgress as SimQuiet, Preset, RunOptions, SimConfig};
@@ -55,7 +51,7 @@ fn world(exposures: u64) -> SimConfig {
 }
 
 /// Child: builds day 2 of the world at `root`; prints
-/// `samples secs peak_mib features_secs handover_secs polars_secs`.
+/// `samples secs peak_mib features_secs gather_secs compute_secs`.
 fn child_build(root: &Path, threads: usize, memory_mib: usize, features: bool) {
     let cfg = world(1);
     let day = cfg.start + chrono::Days::new(1);
@@ -86,79 +82,8 @@ fn child_build(root: &Path, threads: usize, memory_mib: usize, features: bool) {
         report.manifest.rows,
         peak_rss_mib(),
         stage("features"),
-        stage("features_handover"),
-        stage("features_polars")
-    );
-}
-
-/// Child: times handing the built partition of day 2 to Polars (C data interface) and an
-/// Arrow IPC file round trip of the same batches; prints `rows columns ffi_secs ipc_secs`.
-fn child_handover(root: &Path) {
-    let cfg = world(1);
-    let day = cfg.start + chrono::Days::new(1);
-    let dir = esmc_schemas::Warehouse::new(root).samples_dir(day);
-    let mut batches = Vec::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "parquet") {
-            let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                std::fs::File::open(&p).unwrap(),
-            )
-            .unwrap()
-            .build()
-            .unwrap();
-            batches.extend(r.map(|b| b.unwrap()));
-        }
-    }
-    // the columns of the types Polars is built with here (32/64-bit integers and floats
-    // and their lists; timestamps, strings and i8 labels would need more Polars dtypes)
-    let keep: Vec<usize> = batches[0]
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| {
-            let dt = match f.data_type() {
-                arrow::datatypes::DataType::List(inner) => inner.data_type().clone(),
-                dt => dt.clone(),
-            };
-            use arrow::datatypes::DataType::*;
-            matches!(dt, Int32 | Int64 | Float32 | Float64)
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let batches: Vec<_> = batches.iter().map(|b| b.project(&keep).unwrap()).collect();
-    let schema = batches[0].schema();
-    let mut ffi = Vec::new();
-    let mut ipc = Vec::new();
-    let mut rows = 0;
-    for _ in 0..3 {
-        let t = Instant::now();
-        rows = esmc_pipeline::polars_handover(&schema, &batches).unwrap();
-        ffi.push(t.elapsed().as_secs_f64());
-
-        let t = Instant::now();
-        let path = root.join("handover.arrow");
-        {
-            let file = std::fs::File::create(&path).unwrap();
-            let mut w = arrow::ipc::writer::FileWriter::try_new(file, &schema).unwrap();
-            for b in &batches {
-                w.write(b).unwrap();
-            }
-            w.finish().unwrap();
-        }
-        let r = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&path).unwrap(), None)
-            .unwrap();
-        let back: usize = r.map(|b| b.unwrap().num_rows()).sum();
-        assert_eq!(back, rows);
-        std::fs::remove_file(&path).unwrap();
-        ipc.push(t.elapsed().as_secs_f64());
-    }
-    println!(
-        "{rows} {} {} {}",
-        schema.fields().len(),
-        median(ffi),
-        median(ipc)
+        stage("features_gather"),
+        stage("features_compute")
     );
 }
 
@@ -187,12 +112,8 @@ fn main() {
     let flag = |name: &str| args.iter().any(|a| a == name);
     let threads: usize = opt("--threads").map_or(0, |v| v.parse().unwrap());
     let memory_mib: usize = opt("--memory-mib").map_or(2048, |v| v.parse().unwrap());
-    match args.first().map(String::as_str) {
-        Some("--child-build") => {
-            return child_build(Path::new(&args[1]), threads, memory_mib, !flag("--off"));
-        }
-        Some("--child-handover") => return child_handover(Path::new(&args[1])),
-        _ => {}
+    if args.first().is_some_and(|a| a == "--child-build") {
+        return child_build(Path::new(&args[1]), threads, memory_mib, !flag("--off"));
     }
     let sizes: Vec<u64> = opt("--exposures")
         .unwrap_or_else(|| "2500000,5000000,10000000,20000000".into())
@@ -231,13 +152,16 @@ fn main() {
         "exposures/s",
         "peak MiB",
         "features s",
-        "hand-over s"
+        "compute s"
     );
-    let keep = opt("--world").map(PathBuf::from);
+    let keep = opt("--worlds").map(PathBuf::from);
     for size in &sizes {
         let tmp = tempfile::tempdir().unwrap();
-        // --world DIR (one size): the world is kept in DIR, and reused when it is there
-        let dir = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+        // --worlds DIR: each size's world is kept in DIR/<exposures>, reused when there
+        let dir = keep
+            .as_ref()
+            .map(|k| k.join(size.to_string()))
+            .unwrap_or_else(|| tmp.path().to_path_buf());
         if !dir.join("logs").is_dir() {
             esmc_sim::simulate(
                 &world(*size),
@@ -251,8 +175,6 @@ fn main() {
             .unwrap();
         }
         let root = dir.display().to_string();
-        // without features first, so that the partition left on disk has them (the
-        // hand-over below reads it)
         let mut kinds = vec![];
         if reference {
             kinds.push(("esmc, no features", true));
@@ -290,7 +212,7 @@ fn main() {
                 if off {
                     "-".into()
                 } else {
-                    format!("{:.3}", col(4))
+                    format!("{:.2}", col(5))
                 },
             );
         }
@@ -327,13 +249,5 @@ fn main() {
                 "-"
             );
         }
-        if flag("--no-features") {
-            continue;
-        }
-        let v = measure(&["--child-handover".into(), root.clone()]);
-        println!(
-            "{size:>13} hand-over of the {:.0}-row, {:.0}-column sample partition to Polars: Arrow C data interface {:.4} s, Arrow IPC file write + read {:.2} s (medians of 3)",
-            v[0], v[1], v[2], v[3]
-        );
     }
 }

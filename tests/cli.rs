@@ -174,6 +174,14 @@ fn build_prints_a_summary_and_a_crash_mid_write_keeps_the_old_partition() {
 
     let part = dir.path().join("samples/dt=2026-11-02/part-00000.parquet");
     let manifest = dir.path().join("samples/_manifests/dt=2026-11-02.json");
+    // the build's spill files (labelled samples, feature columns) do not reach the
+    // partition
+    let mut files: Vec<_> = std::fs::read_dir(part.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["_manifest.json", "part-00000.parquet"]);
     let (before, manifest_before) = (
         std::fs::read(&part).unwrap(),
         std::fs::read(&manifest).unwrap(),

@@ -66,7 +66,7 @@ pub struct BuildReport {
     pub manifest: Manifest,
     pub partition: PathBuf,
     /// Seconds of the stages that are timed: `features` (its parts `features_sql`,
-    /// `features_handover`, `features_polars`) and `total`.
+    /// `features_gather`, `features_compute`) and `total`.
     pub stage_secs: BTreeMap<String, f64>,
 }
 
@@ -411,12 +411,19 @@ impl Builder {
         let events_total: u64 = good.iter().sum();
 
         progress.stage(day, "attributing");
+        let target = self.warehouse.samples_dir(day);
+        let staged = StagedDir::new(&target)?;
+        // the build's spill files (labelled samples, feature columns), removed before
+        // the partition is swapped in
+        let spill = staged.tmp.join(".spill");
+        std::fs::create_dir_all(&spill).map_err(|e| BuildError::io(&spill, e))?;
+        let labelled_path = spill.join("labelled.parquet");
         let attributor = Attributor::new(&self.cfg, day_start(day));
         let events = ctx
             .sql(include_str!("../../sql/builder/events.sql"))
             .await?;
         let mut stream = events.execute_stream().await?;
-        let mut labeller = Labeller::new(&attributor);
+        let mut labeller = Labeller::new(&attributor, LabelledSink::new(&labelled_path)?);
         // the union holds the good rows of cleaning less their duplicates: the bar runs
         // over the good rows and is completed when the stream ends; the distinct rows
         // of each table (kind = its index in Table::EVENTS) are counted as they pass
@@ -437,6 +444,7 @@ impl Builder {
         }
         progress.position(day, events_total, events_total, "events");
         let (labelled, counts) = labeller.finish()?;
+        let (rows, stats) = (labelled.rows, labelled.stats());
         let duplicates: BTreeMap<String, u64> = Table::EVENTS
             .iter()
             .zip(good.iter().zip(&distinct))
@@ -451,15 +459,18 @@ impl Builder {
             })
             .collect::<Result<_, BuildError>>()?;
 
-        let rows: u64 = labelled.iter().map(|b| b.num_rows() as u64).sum();
-        let stats = label_stats(&labelled);
-        ctx.register_table(
+        // read back from the spill file: its footer gives DataFusion the row count, so
+        // the dimension joins build on the (smaller) dimension side
+        let samples_schema = SAMPLES.arrow_schema();
+        ctx.register_parquet(
             "labelled",
-            Arc::new(MemTable::try_new(SAMPLES.arrow_schema(), vec![labelled])?),
-        )?;
+            labelled_path.to_string_lossy(),
+            ParquetReadOptions::default().schema(&samples_schema),
+        )
+        .await?;
         self.register_dims(&ctx, day).await?;
         let mut stage_secs = BTreeMap::new();
-        let features = if self.cfg.features.enabled {
+        let mut features = if self.cfg.features.enabled {
             progress.stage(day, "features");
             progress.position(day, 0, 2, "steps");
             let t = Instant::now();
@@ -467,18 +478,16 @@ impl Builder {
             features::trace("DataFusion inputs", t);
             stage_secs.insert("features_sql".to_string(), t.elapsed().as_secs_f64());
             progress.position(day, 1, 2, "steps");
-            let table = features::compute(&self.cfg.features, inputs)?;
+            let table = features::compute(&self.cfg.features, inputs, &spill)?;
             progress.position(day, 2, 2, "steps");
-            stage_secs.insert("features_handover".to_string(), table.handover_secs);
-            stage_secs.insert("features_polars".to_string(), table.compute_secs);
+            stage_secs.insert("features_gather".to_string(), table.gather_secs);
+            stage_secs.insert("features_compute".to_string(), table.compute_secs);
             stage_secs.insert("features".to_string(), t.elapsed().as_secs_f64());
             Some(table)
         } else {
             None
         };
         progress.stage(day, "writing");
-        let target = self.warehouse.samples_dir(day);
-        let staged = StagedDir::new(&target)?;
         let out = ctx
             .sql(include_str!("../../sql/builder/samples.sql"))
             .await?;
@@ -486,11 +495,13 @@ impl Builder {
         write_stream(
             out.execute_stream().await?,
             &staged.tmp.join("part-00000.parquet"),
-            features.as_ref(),
+            features.as_mut(),
             &|written| progress.position(day, written, rows.max(written), "rows"),
         )
         .await?;
         drop(features);
+        drop(ctx);
+        std::fs::remove_dir_all(&spill).map_err(|e| BuildError::io(&spill, e))?;
 
         let manifest = self.manifest(day, rows, stats, quarantined, duplicates, counts, started)?;
         let json = serde_json::to_vec_pretty(&manifest)
@@ -650,7 +661,7 @@ impl Builder {
         let targets = collect(
             "SELECT s.sample_id, arrow_cast(s.ts, 'Int64') AS ts, CAST(s.user_id AS BIGINT) AS user_id, \
              CAST(s.item_id AS BIGINT) AS item_id, CAST(i.category_id AS BIGINT) AS category_id \
-             FROM labelled s LEFT JOIN dim_item i ON s.item_id = i.item_id"
+             FROM labelled s LEFT JOIN dim_item i ON s.item_id = i.item_id ORDER BY s.sample_id"
                 .to_string(),
         )
         .await?;
@@ -983,11 +994,14 @@ struct Labeller<'a> {
 }
 
 impl<'a> Labeller<'a> {
-    fn new(attributor: &'a Attributor) -> Self {
+    fn new(attributor: &'a Attributor, sink: LabelledSink) -> Self {
         Labeller {
             attributor,
             pending: Vec::new(),
-            out: SampleBatches::default(),
+            out: SampleBatches {
+                rows: Vec::new(),
+                sink,
+            },
             counts: AttributionCounts::default(),
         }
     }
@@ -1058,34 +1072,135 @@ impl<'a> Labeller<'a> {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(Vec<RecordBatch>, AttributionCounts), BuildError> {
+    fn finish(mut self) -> Result<(LabelledSink, AttributionCounts), BuildError> {
         self.flush_pending()?;
         Ok((self.out.finish()?, self.counts))
     }
 }
 
-/// Samples gathered column-wise into batches of the sample table's schema.
-#[derive(Default)]
+/// Samples gathered column-wise into batches of the sample table's schema, written to
+/// the sink batch by batch.
 struct SampleBatches {
     rows: Vec<Sample>,
-    done: Vec<RecordBatch>,
+    sink: LabelledSink,
 }
 
 impl SampleBatches {
     fn push(&mut self, s: Sample) -> Result<(), BuildError> {
         self.rows.push(s);
         if self.rows.len() == WRITE_ROWS {
-            self.done.push(samples_batch(&self.rows)?);
+            self.sink.write(&samples_batch(&self.rows)?)?;
             self.rows.clear();
         }
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Vec<RecordBatch>, BuildError> {
+    fn finish(mut self) -> Result<LabelledSink, BuildError> {
         if !self.rows.is_empty() {
-            self.done.push(samples_batch(&self.rows)?);
+            self.sink.write(&samples_batch(&self.rows)?)?;
         }
-        Ok(self.done)
+        self.sink.close()?;
+        Ok(self.sink)
+    }
+}
+
+/// The labelled samples, in the order they are labelled, spilled to a Parquet file (the
+/// build never holds a whole day of them); counts their labels as they pass.
+struct LabelledSink {
+    path: PathBuf,
+    writer: Option<ArrowWriter<std::fs::File>>,
+    rows: u64,
+    /// Ones per label column, in the sample table's order.
+    ones: BTreeMap<String, u64>,
+    psc: BTreeMap<String, u64>,
+}
+
+impl LabelledSink {
+    fn new(path: &Path) -> Result<Self, BuildError> {
+        let file = std::fs::File::create(path).map_err(|e| BuildError::io(path, e))?;
+        // fast to write and read back: no compression, small row groups
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(4 * WRITE_ROWS))
+            .build();
+        let writer =
+            ArrowWriter::try_new(file, SAMPLES.arrow_schema(), Some(props)).map_err(|source| {
+                BuildError::BadFile {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+        Ok(LabelledSink {
+            path: path.to_path_buf(),
+            writer: Some(writer),
+            rows: 0,
+            ones: SAMPLES
+                .columns
+                .iter()
+                .filter(|c| c.kind == ColumnKind::Label)
+                .map(|c| (c.name.to_string(), 0))
+                .collect(),
+            psc: PscCase::ALL
+                .iter()
+                .map(|c| (c.name().to_string(), 0))
+                .collect(),
+        })
+    }
+
+    fn write(&mut self, b: &RecordBatch) -> Result<(), BuildError> {
+        self.rows += b.num_rows() as u64;
+        for c in SAMPLES
+            .columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Label)
+        {
+            let ones: u64 = b
+                .column_by_name(c.name)
+                .expect("sample column")
+                .as_primitive::<Int8Type>()
+                .values()
+                .iter()
+                .map(|&v| v as u64)
+                .sum();
+            *self.ones.get_mut(c.name).expect("label column") += ones;
+        }
+        for v in b
+            .column_by_name("psc_case")
+            .expect("psc")
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+        {
+            *self.psc.get_mut(v).expect("known case") += 1;
+        }
+        let path = &self.path;
+        self.writer
+            .as_mut()
+            .expect("open until closed")
+            .write(b)
+            .map_err(|source| BuildError::BadFile {
+                path: path.clone(),
+                source,
+            })
+    }
+
+    fn close(&mut self) -> Result<(), BuildError> {
+        if let Some(w) = self.writer.take() {
+            w.close().map_err(|source| BuildError::BadFile {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Label rates and psc case counts.
+    fn stats(&self) -> (BTreeMap<String, f64>, BTreeMap<String, u64>) {
+        let rates = self
+            .ones
+            .iter()
+            .map(|(k, &v)| (k.clone(), v as f64 / self.rows.max(1) as f64))
+            .collect();
+        (rates, self.psc.clone())
     }
 }
 
@@ -1130,47 +1245,6 @@ fn samples_batch(rows: &[Sample]) -> Result<RecordBatch, BuildError> {
         .map_err(|e| BuildError::Internal(format!("sample batch: {e}")))
 }
 
-/// Label rates and psc case counts of the labelled batches.
-fn label_stats(batches: &[RecordBatch]) -> (BTreeMap<String, f64>, BTreeMap<String, u64>) {
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut rates = BTreeMap::new();
-    for c in SAMPLES
-        .columns
-        .iter()
-        .filter(|c| c.kind == esmc_schemas::ColumnKind::Label)
-    {
-        let ones: i64 = batches
-            .iter()
-            .map(|b| {
-                b.column_by_name(c.name)
-                    .expect("sample column")
-                    .as_primitive::<Int8Type>()
-                    .values()
-                    .iter()
-                    .map(|&v| v as i64)
-                    .sum::<i64>()
-            })
-            .sum();
-        rates.insert(c.name.to_string(), ones as f64 / rows.max(1) as f64);
-    }
-    let mut psc: BTreeMap<String, u64> = PscCase::ALL
-        .iter()
-        .map(|c| (c.name().to_string(), 0))
-        .collect();
-    for b in batches {
-        for v in b
-            .column_by_name("psc_case")
-            .expect("psc")
-            .as_string::<i32>()
-            .iter()
-            .flatten()
-        {
-            *psc.get_mut(v).expect("known case") += 1;
-        }
-    }
-    (rates, psc)
-}
-
 /// Writes a stream into one Parquet file in fixed-size batches, calling `on_written`
 /// with the rows written so far after each.
 /// With `features`, their columns are appended to the rows as they go (sample ids line
@@ -1178,11 +1252,11 @@ fn label_stats(batches: &[RecordBatch]) -> (BTreeMap<String, f64>, BTreeMap<Stri
 async fn write_stream(
     mut stream: datafusion::physical_plan::SendableRecordBatchStream,
     path: &Path,
-    features: Option<&FeatureTable>,
+    mut features: Option<&mut FeatureTable>,
     on_written: &(dyn Fn(u64) + Sync),
 ) -> Result<(), BuildError> {
     let schema: SchemaRef = stream.schema();
-    let out_schema: SchemaRef = match features {
+    let out_schema: SchemaRef = match &features {
         Some(f) => {
             let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
             fields.extend(f.fields().iter().cloned());
@@ -1192,7 +1266,9 @@ async fn write_stream(
     };
     let mut written = 0usize;
     let mut with_features = |batch: RecordBatch| -> Result<RecordBatch, BuildError> {
-        let Some(f) = features else { return Ok(batch) };
+        let Some(f) = features.as_deref_mut() else {
+            return Ok(batch);
+        };
         let out = f.append(&batch, written)?;
         written += batch.num_rows();
         Ok(out)
@@ -1238,7 +1314,7 @@ async fn write_stream(
         rows += buffered as u64;
         on_written(rows);
     }
-    if let Some(f) = features
+    if let Some(f) = &features
         && written != f.len()
     {
         return Err(BuildError::Internal(format!(

@@ -4,8 +4,8 @@
 //!
 //! Every value of a sample is computed from events strictly before the sample's exposure
 //! time `t`: the complete log partitions of the days before D (aggregated by DataFusion)
-//! plus the events of D's own partition with `ts < t` (as-of joins in Polars). Nothing
-//! of the exposure itself or after it can reach its features.
+//! plus the events of D's own partition with `ts < t` (as-of merges here). Nothing of
+//! the exposure itself or after it can reach its features.
 //!
 //! ```text
 //!  logs/{exposure,click,cart,purchase}/dt=D-H..D ── DataFusion: clean, dedupe, join the
@@ -14,16 +14,19 @@
 //!       ├─ age >= 1: GROUPING SETS (item), (category), (user), (user, category)
 //!       │            → counts per trailing window          (sql/builder/features_prior.sql)
 //!       └─ age = 0, and clicks/carts/purchases of every age → Arrow batches
-//!                       │ Arrow C data interface (no copy)
 //!                       v
-//!  Polars: as-of joins (backward, strictly before t) of the samples against
-//!          - per-key running counts of D's events           → today's part of each window
-//!          - (user, item) clicks, carts, purchases           → in-cart flag, recency
-//!          - the user's clicks (row index)                   → last N clicked items
-//!          hash joins of the samples against the prior-day counts
+//!  per entity, one as-of merge (backward, strictly before t): the samples and the
+//!  events, both sorted by (key, ts), and the prior rows sorted by key
+//!          - item, category, user, (user, category): D's running counts + prior counts
+//!          - (user, item) clicks, carts, purchases    → in-cart flag, recency
+//!          - the user's clicks (row index)            → last N clicked items
 //!       v
-//!  feature columns in sample_id order, zipped onto the samples as they are written
+//!  feature columns in sample_id order, spilled to Arrow IPC files a window at a time
+//!  (the stage's directory), read back and zipped onto the samples as they are written
 //! ```
+//!
+//! The stage holds the samples' keys, the events and one entity's sorted copies and
+//! counts; never a whole day of feature columns.
 //!
 //! A window of `w` days at exposure time `t` on day D covers the partitions D-w..D-1 and
 //! the events of D before `t`. Feature history is the logs as they are when D is built:
@@ -37,12 +40,15 @@ use arrow::array::{
     RecordBatch,
 };
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, SchemaRef};
-use polars::prelude::{
-    AsofJoinBy, AsofStrategy, ChunkCompareEq, Column, DataFrame, DataFrameJoinOps, IntoColumn,
-    JoinArgs, JoinType, MaintainOrderJoin, NamedFrom, Series,
-};
+use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Int64Type, SchemaRef};
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
+use rayon::slice::ParallelSliceMut;
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::ops::Not;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -176,26 +182,111 @@ pub(crate) struct FeatureInputs {
     pub prior: (SchemaRef, Vec<RecordBatch>),
 }
 
-/// The features of a partition, in sample_id order.
+/// Rows per record batch of the spill files.
+const SPILL_ROWS: usize = 64 * 1024;
+
+/// The features of a partition, in sample_id order: the scalar columns spilled to Arrow
+/// IPC files as they are computed (a group of columns at a time, so the stage never
+/// holds a whole day of them), read back batch by batch as the samples are written.
 pub(crate) struct FeatureTable {
-    sample_ids: Int64Array,
+    rows: usize,
     /// Every feature field: the scalar columns', then the two click sequences'.
     fields: Vec<FieldRef>,
-    /// The scalar columns, whole.
-    columns: Vec<ArrayRef>,
+    /// The sample ids, to check that the rows line up.
+    ids: SpillReader,
+    /// The scalar columns, in `fields` order, a file per group.
+    groups: Vec<SpillReader>,
     /// The click sequences, as ranges of the users' clicks: built batch by batch as the
     /// samples are written (whole, they would be the largest thing the build holds).
     sequences: Sequences,
-    /// Seconds: Arrow → Polars hand-over, Polars compute, assembling the columns.
-    pub handover_secs: f64,
+    /// Seconds: gathering the inputs into columns, and computing the features.
+    pub gather_secs: f64,
     pub compute_secs: f64,
+}
+
+/// A spill file being read back in order, any number of rows at a time.
+struct SpillReader {
+    path: PathBuf,
+    schema: SchemaRef,
+    reader: FileReader<BufReader<File>>,
+    pending: Option<RecordBatch>,
+}
+
+impl SpillReader {
+    fn open(path: PathBuf) -> Result<Self, BuildError> {
+        let file = File::open(&path).map_err(|e| BuildError::io(&path, e))?;
+        let reader = FileReader::try_new(BufReader::new(file), None)
+            .map_err(|e| BuildError::Internal(format!("{}: {e}", path.display())))?;
+        Ok(SpillReader {
+            schema: reader.schema(),
+            path,
+            reader,
+            pending: None,
+        })
+    }
+
+    /// The next `n` rows' columns.
+    fn take(&mut self, n: usize) -> Result<Vec<ArrayRef>, BuildError> {
+        let err = |e: &dyn std::fmt::Display| {
+            BuildError::Internal(format!("{}: {e}", self.path.display()))
+        };
+        let mut parts = Vec::new();
+        let mut got = 0;
+        while got < n {
+            let batch = match self.pending.take() {
+                Some(b) => b,
+                None => match self.reader.next() {
+                    Some(b) => b.map_err(|e| err(&e))?,
+                    None => return Err(err(&"fewer feature rows than samples")),
+                },
+            };
+            let need = n - got;
+            if batch.num_rows() > need {
+                self.pending = Some(batch.slice(need, batch.num_rows() - need));
+                parts.push(batch.slice(0, need));
+                got = n;
+            } else {
+                got += batch.num_rows();
+                parts.push(batch);
+            }
+        }
+        let batch = arrow::compute::concat_batches(&self.schema, &parts).map_err(|e| err(&e))?;
+        Ok(batch.columns().to_vec())
+    }
+}
+
+/// Writes `columns` (whole, in sample_id order) into the spill file `dir/name.arrow`.
+fn spill(
+    dir: &Path,
+    name: &str,
+    fields: &[FieldRef],
+    columns: Vec<ArrayRef>,
+) -> Result<PathBuf, BuildError> {
+    let path = dir.join(format!("{name}.arrow"));
+    let err =
+        |e: arrow::error::ArrowError| BuildError::Internal(format!("{}: {e}", path.display()));
+    let schema = Arc::new(arrow::datatypes::Schema::new(fields.to_vec()));
+    let file = File::create(&path).map_err(|e| BuildError::io(&path, e))?;
+    let mut writer = FileWriter::try_new(BufWriter::new(file), &schema).map_err(err)?;
+    let n = columns.first().map_or(0, |c| c.len());
+    for start in (0..n).step_by(SPILL_ROWS) {
+        let len = SPILL_ROWS.min(n - start);
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            columns.iter().map(|c| c.slice(start, len)).collect(),
+        )
+        .map_err(err)?;
+        writer.write(&batch).map_err(err)?;
+    }
+    writer.finish().map_err(err)?;
+    Ok(path)
 }
 
 /// The click sequences of every sample: each is the range `[from, to)` of `items` /
 /// `cats` (every user's clicks, users' runs in time order).
 struct Sequences {
-    items: Vec<Option<i64>>,
-    cats: Vec<Option<i64>>,
+    items: Int64Array,
+    cats: Int64Array,
     /// Per sample, in sample_id order.
     from: Vec<u32>,
     to: Vec<u32>,
@@ -205,7 +296,7 @@ impl Sequences {
     /// The list column of rows `[offset, offset + n)` over `source`.
     fn column(
         &self,
-        source: &[Option<i64>],
+        source: &Int64Array,
         field: &FieldRef,
         offset: usize,
         n: usize,
@@ -215,8 +306,12 @@ impl Sequences {
         offsets.push(0i32);
         let mut values = arrow::array::Int64Builder::new();
         for (&a, &b) in from.iter().zip(to) {
-            for v in &source[a as usize..b as usize] {
-                values.append_option(*v);
+            for r in a as usize..b as usize {
+                if source.is_null(r) {
+                    values.append_null();
+                } else {
+                    values.append_value(source.value(r));
+                }
             }
             offsets.push(i32::try_from(values.values_slice().len()).map_err(|_| {
                 BuildError::Features(format!("{}: more than 2^31 values", field.name()))
@@ -243,28 +338,39 @@ impl FeatureTable {
     }
 
     pub fn len(&self) -> usize {
-        self.sample_ids.len()
+        self.rows
     }
 
-    /// `batch` (samples sorted by sample_id, starting at row `offset` of the partition)
-    /// with the feature columns appended. The sample ids must line up.
-    pub fn append(&self, batch: &RecordBatch, offset: usize) -> Result<RecordBatch, BuildError> {
+    /// `batch` (the next samples sorted by sample_id, starting at row `offset` of the
+    /// partition) with the feature columns appended. The sample ids must line up.
+    pub fn append(
+        &mut self,
+        batch: &RecordBatch,
+        offset: usize,
+    ) -> Result<RecordBatch, BuildError> {
         let n = batch.num_rows();
         let ids = batch
             .column_by_name("sample_id")
             .and_then(|c| c.as_primitive_opt::<Int64Type>())
             .ok_or_else(|| BuildError::Internal("samples without sample_id".into()))?;
-        if offset + n > self.len()
-            || ids.values()[..] != self.sample_ids.values()[offset..offset + n]
-        {
-            return Err(BuildError::Internal(format!(
+        let misaligned = || {
+            BuildError::Internal(format!(
                 "feature rows do not line up with the samples at row {offset}"
-            )));
+            ))
+        };
+        if offset + n > self.rows {
+            return Err(misaligned());
+        }
+        let want = self.ids.take(n)?;
+        if want[0].as_primitive::<Int64Type>().values()[..] != ids.values()[..] {
+            return Err(misaligned());
         }
         let mut fields: Vec<FieldRef> = batch.schema().fields().iter().cloned().collect();
         fields.extend(self.fields.iter().cloned());
         let mut columns = batch.columns().to_vec();
-        columns.extend(self.columns.iter().map(|c| c.slice(offset, n)));
+        for group in &mut self.groups {
+            columns.extend(group.take(n)?);
+        }
         let seq = &self.sequences;
         let k = self.fields.len();
         columns.push(seq.column(&seq.items, &self.fields[k - 2], offset, n)?);
@@ -294,313 +400,137 @@ pub(crate) fn trace(what: &str, since: Instant) {
     }
 }
 
-fn pl_err(e: polars::prelude::PolarsError) -> BuildError {
-    BuildError::Features(e.to_string())
-}
-
-/// One Arrow array handed to Polars through the C data interface: the buffers are
-/// shared, not copied.
-fn to_polars_array(array: &ArrayRef) -> Result<Box<dyn polars_arrow::array::Array>, BuildError> {
-    let (ffi_array, ffi_schema) = arrow::ffi::to_ffi(&array.to_data())
-        .map_err(|e| BuildError::Features(format!("export to the C data interface: {e}")))?;
-    // SAFETY: arrow-rs and polars-arrow both define these two structs as the
-    // `#[repr(C)]` ArrowArray / ArrowSchema of the Arrow C data interface (same fields,
-    // same order); ownership (the release callbacks) moves with the value.
-    let (c_array, c_schema): (
-        polars_arrow::ffi::ArrowArray,
-        polars_arrow::ffi::ArrowSchema,
-    ) = unsafe {
-        (
-            std::mem::transmute::<arrow::ffi::FFI_ArrowArray, polars_arrow::ffi::ArrowArray>(
-                ffi_array,
-            ),
-            std::mem::transmute::<arrow::ffi::FFI_ArrowSchema, polars_arrow::ffi::ArrowSchema>(
-                ffi_schema,
-            ),
-        )
-    };
-    // SAFETY: the schema and array were just exported by arrow-rs and are valid.
-    unsafe {
-        let field = polars_arrow::ffi::import_field_from_c(&c_schema).map_err(pl_err)?;
-        polars_arrow::ffi::import_array_from_c(c_array, field.dtype().clone()).map_err(pl_err)
-    }
-}
-
-/// Record batches (one schema) as a Polars frame, column by column, without copying.
-pub(crate) fn to_polars(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<DataFrame, BuildError> {
-    let empty;
-    let batches = if batches.is_empty() {
-        empty = [RecordBatch::new_empty(schema.clone())];
-        &empty[..]
-    } else {
-        batches
-    };
-    let height: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut columns = Vec::with_capacity(schema.fields().len());
-    for (i, f) in schema.fields().iter().enumerate() {
-        let chunks = batches
-            .iter()
-            .map(|b| to_polars_array(b.column(i)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let name = polars::prelude::PlSmallStr::from_str(f.name().as_str());
-        let s = Series::try_from((name, chunks)).map_err(pl_err)?;
-        columns.push(s.into_column());
-    }
-    DataFrame::new(height, columns).map_err(pl_err)
-}
-
-fn i64s(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>, BuildError> {
-    let c = df.column(name).map_err(pl_err)?;
-    let s = c.as_materialized_series();
-    Ok(s.i64().map_err(pl_err)?.iter().collect())
-}
-
-fn i32s(df: &DataFrame, name: &str) -> Result<Vec<Option<i32>>, BuildError> {
-    let c = df.column(name).map_err(pl_err)?;
-    Ok(c.as_materialized_series()
-        .i32()
-        .map_err(pl_err)?
-        .iter()
-        .collect())
-}
-
-/// `df` sorted by the i64 columns `by` (nulls first), ties in input order. The
-/// permutation is computed here, in parallel, and applied with one Polars `take`:
-/// Polars 0.55's multi-column sort took 6 s for 2.5M rows of two i64 keys.
-fn sorted(df: &DataFrame, by: &[&str]) -> Result<DataFrame, BuildError> {
-    use rayon::slice::ParallelSliceMut;
-    let cols: Vec<Vec<i64>> = by
-        .iter()
-        .map(|c| {
-            Ok(i64s(df, c)?
-                .into_iter()
-                .map(|v| v.unwrap_or(i64::MIN))
-                .collect())
-        })
-        .collect::<Result<_, BuildError>>()?;
-    let n = df.height() as u32;
-    let mut idx: Vec<u32> = (0..n).collect();
-    let key = |i: &u32| -> [i64; 4] {
-        let i = *i as usize;
-        let k = |c: usize| cols.get(c).map_or(0, |v| v[i]);
-        [k(0), k(1), k(2), i as i64]
-    };
-    debug_assert!(by.len() <= 3);
-    idx.par_sort_unstable_by_key(key);
-    let idx = polars::prelude::IdxCa::from_vec("".into(), idx);
-    df.take(&idx).map_err(pl_err)
-}
-
-/// Rows of `events` (any column set) whose i32 column `name` equals `v`.
-fn where_eq(events: &DataFrame, name: &str, v: i32) -> Result<DataFrame, BuildError> {
-    let mask = events
-        .column(name)
-        .map_err(pl_err)?
-        .as_materialized_series()
-        .i32()
-        .map_err(pl_err)?
-        .equal(v);
-    events.filter(&mask).map_err(pl_err)
-}
-
-/// `left` (sorted by `ts`) as-of joined on (`by`, `ts`) to the latest row of `right`
-/// (sorted by `by`, then `right_on`) strictly before `ts`; returns the `take` columns.
-fn asof_before(
-    left: &DataFrame,
-    right: &DataFrame,
-    right_on: &str,
-    by: &[&str],
-    take: &[&str],
-) -> Result<Vec<Vec<Option<i64>>>, BuildError> {
-    let mut cols: Vec<&str> = by.to_vec();
-    cols.push("ts");
-    let left = left.select(cols).map_err(pl_err)?;
-    let joined = left
-        .join_asof_by(
-            right,
-            "ts",
-            right_on,
-            by.iter().copied(),
-            by.iter().copied(),
-            AsofStrategy::Backward,
-            None,
-            false, // strictly before: an event at the exposure's own time is not history
-            false,
-        )
-        .map_err(pl_err)?;
-    take.iter().map(|c| i64s(&joined, c)).collect()
-}
-
-struct Entity {
+/// An input table read in place: its batches as DataFusion collected them, never
+/// concatenated (a copy of the day's events would cost as much memory as the events).
+/// A row is addressed by (batch, row).
+struct Batches {
     name: &'static str,
-    keys: &'static [&'static str],
-    /// (grouping flags g_item, g_cat, g_user) of its grouping set.
-    set: (i32, i32, i32),
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
 }
 
-const ENTITIES: [Entity; 4] = [
-    Entity {
-        name: "item",
-        keys: &["item_id"],
-        set: (0, 1, 1),
-    },
-    Entity {
-        name: "cat",
-        keys: &["category_id"],
-        set: (1, 0, 1),
-    },
-    Entity {
-        name: "user",
-        keys: &["user_id"],
-        set: (1, 1, 0),
-    },
-    Entity {
-        name: "uc",
-        keys: &["user_id", "category_id"],
-        set: (1, 0, 0),
-    },
-];
-
-const COUNTERS: [(&str, i32); 4] = [
-    ("exp", EXPOSURE),
-    ("clk", CLICK),
-    ("cart", CART),
-    ("buy", PURCHASE),
-];
-
-/// Per sample (in `targets` order): each counter's events of D strictly before the
-/// sample's time with the entity's key.
-fn today_counts(
-    targets: &DataFrame,
-    today: &DataFrame,
-    keys: &[&str],
-) -> Result<Vec<Vec<i32>>, BuildError> {
-    let mut cols: Vec<&str> = keys.to_vec();
-    cols.extend(["ts", "kind"]);
-    let ev = today.select(cols).map_err(pl_err)?;
-    let ev = ev.drop_nulls(Some(keys)).map_err(pl_err)?;
-    let mut by: Vec<&str> = keys.to_vec();
-    by.push("ts");
-    let t0 = Instant::now();
-    let ev = sorted(&ev, &by)?;
-    trace("  sort events", t0);
-    let key_cols: Vec<Vec<i64>> = keys
-        .iter()
-        .map(|k| Ok(i64s(&ev, k)?.into_iter().map(|v| v.unwrap_or(0)).collect()))
-        .collect::<Result<_, BuildError>>()?;
-    let ts = i64s(&ev, "ts")?;
-    let kind = i32s(&ev, "kind")?;
-    drop(ev);
-    // Running counts per key, one row per (key, ts): the counts up to and including it.
-    let n = ts.len();
-    let same_key = |a: usize, b: usize| key_cols.iter().all(|k| k[a] == k[b]);
-    let mut out_keys: Vec<Vec<i64>> = vec![Vec::new(); keys.len()];
-    let mut out_ts = Vec::new();
-    let mut out_counts: Vec<Vec<i64>> = vec![Vec::new(); COUNTERS.len()];
-    let mut run = [0i64; 4];
-    for r in 0..n {
-        if r > 0 && !same_key(r, r - 1) {
-            run = [0; 4];
+impl Batches {
+    fn new(name: &'static str, (schema, batches): (SchemaRef, Vec<RecordBatch>)) -> Self {
+        Batches {
+            name,
+            schema,
+            batches,
         }
-        if let Some(j) = COUNTERS.iter().position(|c| Some(c.1) == kind[r]) {
-            run[j] += 1;
+    }
+
+    fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    fn parts<T: arrow::datatypes::ArrowPrimitiveType>(
+        &self,
+        name: &str,
+    ) -> Result<Vec<&arrow::array::PrimitiveArray<T>>, BuildError> {
+        let i = self.schema.index_of(name).map_err(|_| {
+            BuildError::Internal(format!("feature {}: no column {name}", self.name))
+        })?;
+        self.batches
+            .iter()
+            .map(|b| {
+                b.column(i).as_primitive_opt::<T>().ok_or_else(|| {
+                    BuildError::Internal(format!(
+                        "feature {}: {name} is {}",
+                        self.name,
+                        b.column(i).data_type()
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// An Int64 column, one array per batch.
+    fn i64(&self, name: &str) -> Result<Vec<&Int64Array>, BuildError> {
+        self.parts::<Int64Type>(name)
+    }
+
+    /// An Int32 column, one array per batch.
+    fn i32(&self, name: &str) -> Result<Vec<&Int32Array>, BuildError> {
+        self.parts::<Int32Type>(name)
+    }
+}
+
+/// The key of row `r` of batch `b` over `cols` (`[part][batch]`); `None` when a part is
+/// null (a null key matches nothing).
+fn key<const N: usize>(cols: &[&Vec<&Int64Array>; N], b: usize, r: usize) -> Option<[i64; N]> {
+    let mut k = [0; N];
+    for (part, c) in k.iter_mut().zip(cols) {
+        if c[b].is_null(r) {
+            return None;
         }
-        if r + 1 == n || ts[r + 1] != ts[r] || !same_key(r + 1, r) {
-            for (o, k) in out_keys.iter_mut().zip(&key_cols) {
-                o.push(k[r]);
+        *part = c[b].value(r);
+    }
+    Some(k)
+}
+
+/// (batch, row) packed into one u64 (`NONE` for no row).
+fn pack(b: usize, r: usize) -> u64 {
+    ((b as u64) << 32) | r as u64
+}
+const NONE: u64 = u64::MAX;
+
+/// The samples' rows (numbered in sample_id order) with a key, sorted by (key, ts, row).
+fn samples_by_key<const N: usize>(
+    keys: &[&Vec<&Int64Array>; N],
+    ts: &[&Int64Array],
+) -> Vec<([i64; N], i64, u32)> {
+    let mut v = Vec::new();
+    let mut i = 0u32;
+    for (b, t) in ts.iter().enumerate() {
+        for r in 0..t.len() {
+            if let Some(k) = key(keys, b, r) {
+                v.push((k, t.value(r), i));
             }
-            out_ts.push(ts[r].unwrap_or(0));
-            for (o, v) in out_counts.iter_mut().zip(run) {
-                o.push(v);
+            i += 1;
+        }
+    }
+    v.par_sort_unstable();
+    v
+}
+
+/// The day's events (or any events, `today` false) with a key, sorted by (key, ts,
+/// counter); `keep` filters on the counter.
+fn events_by_key<const N: usize>(
+    ev: &EventCols<'_>,
+    keys: &[&Vec<&Int64Array>; N],
+    today: bool,
+    keep: impl Fn(u8) -> bool,
+) -> Vec<([i64; N], i64, u8)> {
+    let mut v = Vec::new();
+    for b in 0..ev.ts.len() {
+        for r in 0..ev.ts[b].len() {
+            let c = ev.counter(b, r);
+            if keep(c)
+                && (!today || ev.age[b].value(r) == 0)
+                && let Some(k) = key(keys, b, r)
+            {
+                v.push((k, ev.ts[b].value(r), c));
             }
         }
     }
-    drop(key_cols);
-    let names: Vec<String> = COUNTERS.iter().map(|c| format!("run_{}", c.0)).collect();
-    let mut columns: Vec<Column> = keys
-        .iter()
-        .zip(out_keys)
-        .map(|(k, v)| Series::new((*k).into(), v).into_column())
-        .collect();
-    columns.push(Series::new("t_event".into(), out_ts).into_column());
-    for (name, v) in names.iter().zip(out_counts) {
-        columns.push(Series::new(name.as_str().into(), v).into_column());
-    }
-    let height = columns[0].len();
-    let right = DataFrame::new(height, columns).map_err(pl_err)?;
-    let take: Vec<&str> = names.iter().map(String::as_str).collect();
-    trace("  running counts", t0);
-    let got = asof_before(targets, &right, "t_event", keys, &take)?;
-    trace("  as-of join", t0);
-    Ok(got.into_iter().map(counts).collect())
+    v.par_sort_unstable();
+    v
 }
 
-/// Counts as i32 (saturating), missing = 0.
-fn counts(v: Vec<Option<i64>>) -> Vec<i32> {
-    v.into_iter()
-        .map(|v| v.unwrap_or(0).min(i32::MAX as i64) as i32)
-        .collect()
+/// The events' columns, `[batch]` each; kind, age and ts checked non-null.
+struct EventCols<'a> {
+    kind: Vec<&'a Int32Array>,
+    age: Vec<&'a Int32Array>,
+    ts: Vec<&'a Int64Array>,
+    user: Vec<&'a Int64Array>,
+    item: Vec<&'a Int64Array>,
+    cat: Vec<&'a Int64Array>,
 }
 
-/// Per sample (in `targets` order): the prior-day counts `{counter}_{w}d` of its key.
-fn prior_counts(
-    targets: &DataFrame,
-    prior: &DataFrame,
-    entity: &Entity,
-    names: &[String],
-) -> Result<Vec<Vec<i32>>, BuildError> {
-    let (gi, gc, gu) = entity.set;
-    let g = |n: &str, v: i32| -> Result<_, BuildError> {
-        Ok(prior
-            .column(n)
-            .map_err(pl_err)?
-            .as_materialized_series()
-            .i32()
-            .map_err(pl_err)?
-            .equal(v))
-    };
-    let mask = &(&g("g_item", gi)? & &g("g_cat", gc)?) & &g("g_user", gu)?;
-    let mut cols: Vec<&str> = entity.keys.to_vec();
-    cols.extend(names.iter().map(String::as_str));
-    let set = prior
-        .filter(&mask)
-        .map_err(pl_err)?
-        .select(cols)
-        .map_err(pl_err)?;
-    let left = targets
-        .select(entity.keys.iter().copied())
-        .map_err(pl_err)?;
-    let args = JoinArgs {
-        maintain_order: MaintainOrderJoin::Left,
-        ..JoinArgs::new(JoinType::Left)
-    };
-    let joined = left
-        .join(
-            &set,
-            entity.keys.iter().copied(),
-            entity.keys.iter().copied(),
-            args,
-            None,
-        )
-        .map_err(pl_err)?;
-    if joined.height() != targets.height() {
-        return Err(BuildError::Internal(format!(
-            "prior {} counts are not unique per key",
-            entity.name
-        )));
+impl EventCols<'_> {
+    /// Index in `COUNTERS` of row `r` of batch `b` (checked when the columns were read).
+    fn counter(&self, b: usize, r: usize) -> u8 {
+        counter(self.kind[b].value(r)).unwrap_or(0) as u8
     }
-    names
-        .iter()
-        .map(|n| {
-            Ok(i32s(&joined, n)?
-                .into_iter()
-                .map(|v| v.unwrap_or(0))
-                .collect())
-        })
-        .collect()
 }
 
 /// `(hits + m·prior) / (trials + m)`; the prior itself without trials or pseudo-counts.
@@ -612,78 +542,185 @@ fn smoothed(hits: i32, trials: i32, m: f64, prior: f64) -> f32 {
     }
 }
 
-/// Output columns, built in sample_id order as they are computed (in time order).
-struct Out<'a> {
-    /// `order[j]`: the time-order row of the j-th sample by sample_id.
-    order: &'a [usize],
-    arrays: Vec<ArrayRef>,
+/// The entities of the trailing-window counts, each with the grouping flags (g_item,
+/// g_cat, g_user) of its grouping set in the prior counts.
+const ENTITIES: [(&str, (i32, i32, i32)); 4] = [
+    ("item", (0, 1, 1)),
+    ("cat", (1, 0, 1)),
+    ("user", (1, 1, 0)),
+    ("uc", (1, 0, 0)),
+];
+
+const COUNTERS: [(&str, i32); 4] = [
+    ("exp", EXPOSURE),
+    ("clk", CLICK),
+    ("cart", CART),
+    ("buy", PURCHASE),
+];
+
+/// Index in `COUNTERS` of an event kind.
+fn counter(kind: i32) -> Option<usize> {
+    COUNTERS.iter().position(|c| c.1 == kind)
 }
 
-impl Out<'_> {
-    fn count(&mut self, v: &[i32]) {
-        self.arrays.push(Arc::new(Int32Array::from_iter_values(
-            self.order.iter().map(|&i| v[i]),
-        )));
+/// Per sample (numbered in sample_id order, `n` of them), for one entity:
+/// - each counter's events of D strictly before the sample's time with its key;
+/// - the (batch, row) of the prior table holding its key's counts over the days before
+///   D, `NONE` when there is none.
+///
+/// One merge of the samples and the day's events, both sorted by (key, ts), and of the
+/// entity's prior rows sorted by key.
+fn entity_counts<const N: usize>(
+    n: usize,
+    samples: &[([i64; N], i64, u32)],
+    ev: &[([i64; N], i64, u8)],
+    prior: &[([i64; N], u64)],
+) -> (Vec<[i32; 4]>, Vec<u64>) {
+    let mut today = vec![[0i32; 4]; n];
+    let mut before = vec![NONE; n];
+    let (mut p, mut q) = (0, 0);
+    let mut run = [0i32; 4];
+    let mut run_key: Option<[i64; N]> = None;
+    for &(k, t, i) in samples {
+        while p < ev.len() && (ev[p].0, ev[p].1) < (k, t) {
+            if run_key != Some(ev[p].0) {
+                run = [0; 4];
+                run_key = Some(ev[p].0);
+            }
+            run[ev[p].2 as usize] = run[ev[p].2 as usize].saturating_add(1);
+            p += 1;
+        }
+        if run_key == Some(k) {
+            today[i as usize] = run;
+        }
+        while q < prior.len() && prior[q].0 < k {
+            q += 1;
+        }
+        if q < prior.len() && prior[q].0 == k {
+            before[i as usize] = prior[q].1;
+        }
     }
-    fn rate(&mut self, v: impl Fn(usize) -> f32) {
-        self.arrays.push(Arc::new(Float32Array::from_iter_values(
-            self.order.iter().map(|&i| v(i)),
-        )));
-    }
+    (today, before)
 }
 
-/// Computes the feature columns (see the module docs).
+/// One entity's counts over its keys (see `entity_counts`).
+fn entity<const N: usize>(
+    n: usize,
+    samples: [&Vec<&Int64Array>; N],
+    ts: &[&Int64Array],
+    events: [&Vec<&Int64Array>; N],
+    ev: &EventCols<'_>,
+    prior: [&Vec<&Int64Array>; N],
+    prior_rows: &[u64],
+) -> (Vec<[i32; 4]>, Vec<u64>) {
+    let t0 = Instant::now();
+    let s = samples_by_key(&samples, ts);
+    let e = events_by_key(ev, &events, true, |_| true);
+    let mut p: Vec<([i64; N], u64)> = prior_rows
+        .iter()
+        .filter_map(|&br| {
+            key(&prior, (br >> 32) as usize, (br & 0xffff_ffff) as usize).map(|k| (k, br))
+        })
+        .collect();
+    p.par_sort_unstable();
+    trace("  sort", t0);
+    let out = entity_counts(n, &s, &e, &p);
+    trace("  merge", t0);
+    out
+}
+
+/// Computes the feature columns (see the module docs), spilling them into `dir`. The
+/// samples must come in sample_id order.
 pub(crate) fn compute(
     cfg: &FeatureConfig,
     inputs: FeatureInputs,
+    dir: &Path,
 ) -> Result<FeatureTable, BuildError> {
     let started = Instant::now();
-    let FeatureInputs {
-        targets: (t_schema, t_batches),
-        events: (e_schema, e_batches),
-        prior: (p_schema, p_batches),
-    } = inputs;
-    let targets = to_polars(&t_schema, &t_batches)?;
-    drop(t_batches);
-    let events = to_polars(&e_schema, &e_batches)?;
-    drop(e_batches);
-    let prior = to_polars(&p_schema, &p_batches)?;
-    drop(p_batches);
-    let handover_secs = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-
-    let targets = sorted(&targets, &["ts", "sample_id"])?;
-    let n = targets.height();
-    let ts: Vec<i64> = i64s(&targets, "ts")?
-        .into_iter()
-        .map(|v| v.unwrap_or(0))
-        .collect();
-    let sample_ids: Vec<i64> = i64s(&targets, "sample_id")?
-        .into_iter()
-        .map(|v| v.unwrap_or(0))
-        .collect();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| sample_ids[i]);
-    let fields = cfg.columns();
-    let mut out = Out {
-        order: &order,
-        arrays: Vec::with_capacity(fields.len()),
+    let targets = Batches::new("samples", inputs.targets);
+    let events = Batches::new("events", inputs.events);
+    let prior = Batches::new("prior", inputs.prior);
+    let n = targets.rows();
+    let sample_ids = targets.i64("sample_id")?;
+    let ts = targets.i64("ts")?;
+    if sample_ids.iter().chain(&ts).any(|a| a.null_count() > 0) {
+        return Err(BuildError::Internal(
+            "samples without sample_id or ts".into(),
+        ));
+    }
+    if sample_ids
+        .iter()
+        .flat_map(|a| a.values().iter())
+        .is_sorted_by(|a, b| a <= b)
+        .not()
+    {
+        return Err(BuildError::Internal(
+            "feature samples are not in sample_id order".into(),
+        ));
+    }
+    let (t_user, t_item, t_cat) = (
+        targets.i64("user_id")?,
+        targets.i64("item_id")?,
+        targets.i64("category_id")?,
+    );
+    let ev = EventCols {
+        kind: events.i32("kind")?,
+        age: events.i32("age")?,
+        ts: events.i64("ts")?,
+        user: events.i64("user_id")?,
+        item: events.i64("item_id")?,
+        cat: events.i64("category_id")?,
     };
-    let today = where_eq(&events, "age", 0)?;
-    trace("sort samples", started);
+    for b in 0..ev.kind.len() {
+        if ev.ts[b].null_count() + ev.age[b].null_count() + ev.kind[b].null_count() > 0 {
+            return Err(BuildError::Internal(
+                "feature events without kind, ts or age".into(),
+            ));
+        }
+        if let Some(k) = ev.kind[b].values().iter().find(|&&k| counter(k).is_none()) {
+            return Err(BuildError::Internal(format!("feature event of kind {k}")));
+        }
+    }
+    let gather_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
 
     // Shop-wide rates over the history, for the smoothing.
     let longest = *cfg.windows_days.iter().max().expect("checked");
-    let items = where_eq(&prior, "g_item", 0)?;
+    let flags = [
+        prior.i32("g_item")?,
+        prior.i32("g_cat")?,
+        prior.i32("g_user")?,
+    ];
+    let rows_of = |set: (i32, i32, i32)| -> Vec<u64> {
+        let want = [set.0, set.1, set.2];
+        let mut rows = Vec::new();
+        for b in 0..flags[0].len() {
+            for r in 0..flags[0][b].len() {
+                if flags
+                    .iter()
+                    .zip(want)
+                    .all(|(f, w)| f[b].is_valid(r) && f[b].value(r) == w)
+                {
+                    rows.push(pack(b, r));
+                }
+            }
+        }
+        rows
+    };
+    // a prior count at (batch, row), 0 for none
+    let at = |c: &[&Int32Array], br: u64| -> i32 {
+        if br == NONE {
+            return 0;
+        }
+        let (b, r) = ((br >> 32) as usize, (br & 0xffff_ffff) as usize);
+        if c[b].is_valid(r) { c[b].value(r) } else { 0 }
+    };
+    let item_rows = rows_of((0, 1, 1));
     let total = |x: &str| -> Result<i64, BuildError> {
-        Ok(i32s(&items, &format!("{x}_{longest}d"))?
-            .into_iter()
-            .flatten()
-            .map(i64::from)
-            .sum())
+        let c = prior.i32(&format!("{x}_{longest}d"))?;
+        Ok(item_rows.iter().map(|&br| i64::from(at(&c, br))).sum())
     };
     let (exp_all, clk_all, buy_all) = (total("exp")?, total("clk")?, total("buy")?);
-    drop(items);
     let p_ctr = if exp_all > 0 {
         clk_all as f64 / exp_all as f64
     } else {
@@ -696,176 +733,231 @@ pub(crate) fn compute(
     };
     let m = cfg.smoothing;
 
-    let nw = cfg.windows_days.len();
+    let fields = cfg.columns();
+    let mut next_field = 0;
+    let mut groups = Vec::new();
+    let mut write = |name: String, columns: Vec<ArrayRef>| -> Result<(), BuildError> {
+        let k = columns.len();
+        let path = spill(dir, &name, &fields[next_field..next_field + k], columns)?;
+        next_field += k;
+        groups.push(path);
+        Ok(())
+    };
+
+    let (p_item, p_cat, p_user) = (
+        prior.i64("item_id")?,
+        prior.i64("category_id")?,
+        prior.i64("user_id")?,
+    );
     let mut user_clicks: Vec<Vec<i32>> = Vec::new(); // per window, for the affinity
-    for entity in &ENTITIES {
-        let today = today_counts(&targets, &today, entity.keys)?;
-        let counters: &[usize] = if entity.name == "uc" {
-            &[1, 3]
-        } else {
-            &[0, 1, 2, 3]
+    for (name, set) in ENTITIES {
+        let rows = rows_of(set);
+        let (today, before) = match name {
+            "item" => self::entity(n, [&t_item], &ts, [&ev.item], &ev, [&p_item], &rows),
+            "cat" => self::entity(n, [&t_cat], &ts, [&ev.cat], &ev, [&p_cat], &rows),
+            "user" => self::entity(n, [&t_user], &ts, [&ev.user], &ev, [&p_user], &rows),
+            _ => self::entity(
+                n,
+                [&t_user, &t_cat],
+                &ts,
+                [&ev.user, &ev.cat],
+                &ev,
+                [&p_user, &p_cat],
+                &rows,
+            ),
         };
-        let names: Vec<String> = counters
-            .iter()
-            .flat_map(|&j| {
-                cfg.windows_days
+        drop(rows);
+        trace(&format!("{} counts", name), started);
+        let counters: &[usize] = if name == "uc" { &[1, 3] } else { &[0, 1, 2, 3] };
+        for &w in &cfg.windows_days {
+            // each counter's total over the window: the prior days' plus D's before t
+            let total = |j: usize| -> Result<Vec<i32>, BuildError> {
+                let c = prior.i32(&format!("{}_{w}d", COUNTERS[j].0))?;
+                Ok(today
                     .iter()
-                    .map(move |w| format!("{}_{w}d", COUNTERS[j].0))
-            })
-            .collect();
-        trace(&format!("{} today", entity.name), started);
-        let prior = prior_counts(&targets, &prior, entity, &names)?;
-        trace(&format!("{} prior", entity.name), started);
-        for wi in 0..nw {
-            let total = |ci: usize| -> Vec<i32> {
-                let j = counters[ci];
-                prior[ci * nw + wi]
-                    .iter()
-                    .zip(&today[j])
-                    .map(|(a, b)| a.saturating_add(*b))
-                    .collect()
+                    .zip(&before)
+                    .map(|(d, &br)| at(&c, br).saturating_add(d[j]))
+                    .collect())
             };
-            if entity.name == "uc" {
-                let (clk, buy) = (total(0), total(1));
-                let user = &user_clicks[wi];
-                out.count(&clk);
-                out.count(&buy);
-                out.rate(|i| {
-                    if user[i] > 0 {
-                        clk[i] as f32 / user[i] as f32
-                    } else {
-                        0.0
-                    }
-                });
+            let mut columns: Vec<ArrayRef> = Vec::new();
+            if name == "uc" {
+                let (clk, buy) = (total(counters[0])?, total(counters[1])?);
+                let user = &user_clicks[columns_window(cfg, w)];
+                let affinity = Float32Array::from_iter_values(
+                    clk.iter()
+                        .zip(user)
+                        .map(|(&c, &u)| if u > 0 { c as f32 / u as f32 } else { 0.0 }),
+                );
+                columns.push(Arc::new(Int32Array::from(clk)));
+                columns.push(Arc::new(Int32Array::from(buy)));
+                columns.push(Arc::new(affinity));
             } else {
-                let [exp, clk, cart, buy] = [total(0), total(1), total(2), total(3)];
-                for v in [&exp, &clk, &cart, &buy] {
-                    out.count(v);
+                let [exp, clk, cart, buy] = [total(0)?, total(1)?, total(2)?, total(3)?];
+                let ctr = Float32Array::from_iter_values(
+                    clk.iter()
+                        .zip(&exp)
+                        .map(|(&c, &e)| smoothed(c, e, m, p_ctr)),
+                );
+                let cvr = Float32Array::from_iter_values(
+                    buy.iter()
+                        .zip(&clk)
+                        .map(|(&b, &c)| smoothed(b, c, m, p_cvr)),
+                );
+                if name == "user" {
+                    user_clicks.push(clk.clone());
                 }
-                out.rate(|i| smoothed(clk[i], exp[i], m, p_ctr));
-                out.rate(|i| smoothed(buy[i], clk[i], m, p_cvr));
-                if entity.name == "user" {
-                    user_clicks.push(clk);
+                for v in [exp, clk, cart, buy] {
+                    columns.push(Arc::new(Int32Array::from(v)));
                 }
+                columns.push(Arc::new(ctr));
+                columns.push(Arc::new(cvr));
             }
+            write(format!("{}_{w}d", name), columns)?;
         }
+        trace(&format!("{} columns", name), started);
     }
     drop(user_clicks);
-    drop(today);
 
-    // (user, item) recency: the latest click, cart and purchase strictly before t.
-    let latest = |kind: i32| -> Result<Vec<Option<i64>>, BuildError> {
-        let ev = where_eq(&events, "kind", kind)?
-            .select(["user_id", "item_id", "ts"])
-            .map_err(pl_err)?;
-        let mut ev = sorted(&ev, &["user_id", "item_id", "ts"])?;
-        ev.rename("ts", "t_last".into()).map_err(pl_err)?;
-        Ok(asof_before(
-            &targets,
-            &ev,
-            "t_last",
-            &["user_id", "item_id"],
-            &["t_last"],
-        )?
-        .pop()
-        .expect("one column"))
-    };
-    trace("entity columns", started);
-    let last_click = latest(CLICK)?;
-    let last_cart = latest(CART)?;
-    let last_buy = latest(PURCHASE)?;
-    trace("recency", started);
-    let ttl = cfg.cart_ttl_days as i64 * DAY_US;
-    out.arrays
-        .push(Arc::new(Int8Array::from_iter_values(order.iter().map(
-            |&i| match last_cart[i] {
-                Some(c) if ts[i] - c <= ttl => last_buy[i].is_none_or(|b| b < c) as i8,
+    // (user, item) recency: the latest click, cart and purchase strictly before t, one
+    // merge of the samples and those events (every age), both sorted by (user, item, ts).
+    let (in_cart, since_click, since_cart) = {
+        let samples = samples_by_key(&[&t_user, &t_item], &ts);
+        let acts = events_by_key(&ev, &[&ev.user, &ev.item], false, |c| c != 0);
+        let ttl = cfg.cart_ttl_days as i64 * DAY_US;
+        let mut in_cart = vec![0i8; n];
+        let mut since_click = vec![None; n];
+        let mut since_cart = vec![None; n];
+        let mut p = 0;
+        let mut last: [Option<i64>; 4] = [None; 4];
+        let mut last_key = None;
+        let secs = |t: i64, e: i64| ((t - e) as f64 / 1e6) as f32;
+        for &(k, t, i) in &samples {
+            while p < acts.len() && (acts[p].0, acts[p].1) < (k, t) {
+                if last_key != Some(acts[p].0) {
+                    last = [None; 4];
+                    last_key = Some(acts[p].0);
+                }
+                last[acts[p].2 as usize] = Some(acts[p].1);
+                p += 1;
+            }
+            if last_key != Some(k) {
+                continue;
+            }
+            let i = i as usize;
+            let [_, click, cart, buy] = last;
+            in_cart[i] = match cart {
+                Some(c) if t - c <= ttl => buy.is_none_or(|b| b < c) as i8,
                 _ => 0,
-            },
-        ))));
-    drop(last_buy);
-    for last in [last_click, last_cart] {
-        out.arrays.push(Arc::new(Float32Array::from_iter(
-            order
-                .iter()
-                .map(|&i| last[i].map(|t| ((ts[i] - t) as f64 / 1e6) as f32)),
-        )));
-    }
-
-    // The user's clicks in time order, each with its row and the row where its user's
-    // clicks start: the sequence before t is rows [max(start, last - N + 1), last].
-    let clicks = where_eq(&events, "kind", CLICK)?
-        .select(["user_id", "ts", "item_id", "category_id"])
-        .map_err(pl_err)?;
-    drop(events);
-    let clicks = sorted(&clicks, &["user_id", "ts", "item_id"])?;
-    let c_user = i64s(&clicks, "user_id")?;
-    let c_item = i64s(&clicks, "item_id")?;
-    let c_cat = i64s(&clicks, "category_id")?;
-    let mut start = Vec::with_capacity(c_user.len());
-    for r in 0..c_user.len() {
-        start.push(if r > 0 && c_user[r] == c_user[r - 1] {
-            start[r - 1]
-        } else {
-            r as i64
-        });
-    }
-    let right = DataFrame::new(
-        c_user.len(),
-        vec![
-            Series::new("user_id".into(), c_user).into_column(),
-            clicks
-                .column("ts")
-                .map_err(pl_err)?
-                .clone()
-                .with_name("t_click".into()),
-            Series::new("row".into(), (0..start.len() as i64).collect::<Vec<_>>()).into_column(),
-            Series::new("first_row".into(), start).into_column(),
-        ],
-    )
-    .map_err(pl_err)?;
-    drop(clicks);
-    let mut got = asof_before(
-        &targets,
-        &right,
-        "t_click",
-        &["user_id"],
-        &["row", "first_row"],
-    )?;
-    let first_row = got.pop().expect("two columns");
-    let last_row = got.pop().expect("two columns");
-    // per sample (sample_id order), its sequence's rows [from, to)
-    let u32_row = |r: i64| {
-        u32::try_from(r)
-            .map_err(|_| BuildError::Features("more than 2^32 clicks in the history".into()))
+            };
+            since_click[i] = click.map(|c| secs(t, c));
+            since_cart[i] = cart.map(|c| secs(t, c));
+        }
+        (in_cart, since_click, since_cart)
     };
-    let mut from = Vec::with_capacity(n);
-    let mut to = Vec::with_capacity(n);
-    for &i in &order {
-        let (a, b) = match (last_row[i], first_row[i]) {
-            (Some(last), Some(first)) => (first.max(last + 1 - cfg.sequence_len as i64), last + 1),
-            _ => (0, 0),
+    write(
+        "recency".to_string(),
+        vec![
+            Arc::new(Int8Array::from(in_cart)),
+            Arc::new(Float32Array::from(since_click)),
+            Arc::new(Float32Array::from(since_cart)),
+        ],
+    )?;
+    trace("recency", started);
+    debug_assert_eq!(next_field + 2, fields.len());
+
+    // The users' clicks (every age) in time order; a sample's sequence is the last N
+    // of its user's clicks strictly before t: rows [max(first, last - N + 1), last].
+    let sequences = {
+        // (user, ts, item, n-th click) to sort by (the item's null first, ties in log
+        // order), then the item and category
+        type Click = ((i64, i64, i64, u32), Option<i64>, Option<i64>);
+        let mut clicks: Vec<Click> = Vec::new();
+        for b in 0..ev.ts.len() {
+            for r in 0..ev.ts[b].len() {
+                if ev.counter(b, r) != 1 || ev.user[b].is_null(r) {
+                    continue;
+                }
+                let item = ev.item[b].is_valid(r).then(|| ev.item[b].value(r));
+                let cat = ev.cat[b].is_valid(r).then(|| ev.cat[b].value(r));
+                let seq = clicks.len() as u32;
+                clicks.push((
+                    (
+                        ev.user[b].value(r),
+                        ev.ts[b].value(r),
+                        item.unwrap_or(i64::MIN),
+                        seq,
+                    ),
+                    item,
+                    cat,
+                ));
+            }
+        }
+        clicks.par_sort_unstable_by_key(|c| c.0);
+        let items = Int64Array::from_iter(clicks.iter().map(|c| c.1));
+        let cats = Int64Array::from_iter(clicks.iter().map(|c| c.2));
+        let click_user: Vec<i64> = clicks.iter().map(|c| c.0.0).collect();
+        let click_ts: Vec<i64> = clicks.iter().map(|c| c.0.1).collect();
+        drop(clicks);
+        let samples = samples_by_key(&[&t_user], &ts);
+        let mut from = vec![0u32; n];
+        let mut to = vec![0u32; n];
+        let (mut p, mut first) = (0usize, 0usize);
+        let row = |r: usize| {
+            u32::try_from(r)
+                .map_err(|_| BuildError::Features("more than 2^32 clicks in the history".into()))
         };
-        from.push(u32_row(a)?);
-        to.push(u32_row(b)?);
-    }
-    let sequences = Sequences {
-        items: c_item,
-        cats: c_cat,
-        from,
-        to,
+        for &([u], t, i) in &samples {
+            while p < click_user.len() && (click_user[p], click_ts[p]) < (u, t) {
+                if p == 0 || click_user[p] != click_user[p - 1] {
+                    first = p;
+                }
+                p += 1;
+            }
+            if p > 0 && click_user[p - 1] == u {
+                from[i as usize] = row(first.max(p.saturating_sub(cfg.sequence_len)))?;
+                to[i as usize] = row(p)?;
+            }
+        }
+        Sequences {
+            items,
+            cats,
+            from,
+            to,
+        }
     };
     trace("sequences", started);
+    let id_parts: Vec<&dyn Array> = sample_ids.iter().map(|a| *a as &dyn Array).collect();
+    let ids: ArrayRef = if id_parts.is_empty() {
+        Arc::new(Int64Array::from(Vec::<i64>::new()))
+    } else {
+        arrow::compute::concat(&id_parts)
+            .map_err(|e| BuildError::Internal(format!("feature samples: {e}")))?
+    };
+    let ids = spill(
+        dir,
+        "sample_id",
+        &[Arc::new(Field::new("sample_id", DataType::Int64, false))],
+        vec![ids],
+    )?;
     let compute_secs = started.elapsed().as_secs_f64();
-    let arrays = out.arrays;
-    debug_assert_eq!(arrays.len() + 2, fields.len());
-    let sample_ids = Int64Array::from_iter_values(order.iter().map(|&i| sample_ids[i]));
     Ok(FeatureTable {
-        sample_ids,
+        rows: n,
         fields,
-        columns: arrays,
+        ids: SpillReader::open(ids)?,
+        groups: groups
+            .into_iter()
+            .map(SpillReader::open)
+            .collect::<Result<_, _>>()?,
         sequences,
-        handover_secs,
+        gather_secs,
         compute_secs,
     })
+}
+
+/// Index of window `w` in the config's windows.
+fn columns_window(cfg: &FeatureConfig, w: u32) -> usize {
+    cfg.windows_days
+        .iter()
+        .position(|&x| x == w)
+        .expect("a configured window")
 }

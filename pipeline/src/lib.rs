@@ -7,9 +7,11 @@
 //!        v                                               (sql/builder/events.sql)
 //!  attribute.rs: sessions, clicks, post-click events, purchases, psc, calibration
 //!        v
+//!        v  labelled samples spilled to a Parquet file in the staged partition
 //!  DataFusion: join user/item snapshots, sort by sample_id (sql/builder/samples.sql)
-//!        v  <── feature columns (features.rs: DataFusion + Polars as-of joins over the
-//!        v       logs of D-H..D, strictly before each exposure; spec §8)
+//!        v  <── feature columns (features.rs: DataFusion + as-of merges over the logs
+//!        v       of D-H..D, strictly before each exposure; spec §8), spilled to Arrow
+//!        v       IPC files and read back as the samples are written
 //!  samples/dt=D/ (staged, swapped in atomically) + samples/_manifests/dt=D.json
 //! ```
 
@@ -27,14 +29,6 @@ pub use build::{BuildOptions, BuildReport, Builder};
 pub use config::{BuildConfig, Calibration};
 pub use features::FeatureConfig;
 
-/// Hands `batches` to Polars through the Arrow C data interface, as the feature stage
-/// does, and returns the frame's height (for the hand-over benchmark).
-pub fn polars_handover(
-    schema: &arrow::datatypes::SchemaRef,
-    batches: &[arrow::array::RecordBatch],
-) -> Result<usize, BuildError> {
-    Ok(features::to_polars(schema, batches)?.height())
-}
 pub use formats::{Format, TextFileError, read_schema, text_stream};
 pub use ids::{ESMC_ID, esmc_id_udf};
 pub use manifest::{InputFile, Manifest};

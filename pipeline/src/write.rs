@@ -63,6 +63,16 @@ impl StagedDir {
     }
 }
 
+/// A build that fails before `commit` leaves no staged directory behind (its spill files
+/// can be large); a crash leaves one, removed by the next build of the partition.
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if self.tmp.exists() {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<(), BuildError> {
     std::fs::File::open(dir)
         .and_then(|f| f.sync_all())
@@ -112,5 +122,41 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
 pub(crate) fn failpoint(name: &str) {
     if std::env::var_os("ESMC_FAILPOINT").is_some_and(|v| v == name) {
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_staged_dir_dropped_before_commit_is_removed_and_the_partition_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("dt=2026-11-02");
+        std::fs::create_dir_all(&target).unwrap();
+        std::fs::write(target.join("part-00000.parquet"), b"old").unwrap();
+        let staged = StagedDir::new(&target).unwrap();
+        let tmp = staged.tmp.clone();
+        std::fs::create_dir_all(tmp.join(".spill")).unwrap();
+        std::fs::write(tmp.join(".spill/labelled.parquet"), b"spill").unwrap();
+        drop(staged); // a build that failed after staging
+        assert!(!tmp.exists());
+        assert_eq!(
+            std::fs::read(target.join("part-00000.parquet")).unwrap(),
+            b"old"
+        );
+
+        let staged = StagedDir::new(&target).unwrap();
+        std::fs::write(staged.tmp.join("part-00000.parquet"), b"new").unwrap();
+        staged.commit().unwrap();
+        assert_eq!(
+            std::fs::read(target.join("part-00000.parquet")).unwrap(),
+            b"new"
+        );
+        let names: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["dt=2026-11-02"]);
     }
 }
