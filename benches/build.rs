@@ -63,6 +63,7 @@ fn child_build(root: &Path, threads: usize, memory_mib: usize, features: bool) {
         BuildOptions {
             threads,
             memory_limit: memory_mib << 20,
+            feature_memory: None,
         },
     );
     let rt = tokio::runtime::Builder::new_multi_thread()

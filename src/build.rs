@@ -20,7 +20,8 @@ pub struct Common {
     /// Engine threads (0 = all cores). Output is the same for any value.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Memory the engine may use before spilling to disk, MiB.
+    /// Memory the engine may use before spilling to disk, MiB; the feature stage's
+    /// sorts and merges hold up to half as much again (spilling to disk beyond it).
     #[arg(long, default_value_t = 2048)]
     memory_mib: usize,
 }
@@ -45,6 +46,7 @@ impl Common {
             BuildOptions {
                 threads: self.threads,
                 memory_limit: self.memory_mib << 20,
+                feature_memory: None,
             },
         ))
     }

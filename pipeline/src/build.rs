@@ -49,6 +49,9 @@ pub struct BuildOptions {
     pub threads: usize,
     /// Memory the engine may hold before spilling to disk, bytes.
     pub memory_limit: usize,
+    /// Memory the feature stage's sorts and as-of merges may hold, bytes, beside the
+    /// engine's pool; `None`: half of `memory_limit`.
+    pub feature_memory: Option<usize>,
 }
 
 impl Default for BuildOptions {
@@ -56,6 +59,7 @@ impl Default for BuildOptions {
         BuildOptions {
             threads: 0,
             memory_limit: 2 << 30,
+            feature_memory: None,
         }
     }
 }
@@ -65,8 +69,9 @@ impl Default for BuildOptions {
 pub struct BuildReport {
     pub manifest: Manifest,
     pub partition: PathBuf,
-    /// Seconds of the stages that are timed: `features` (its parts `features_sql`,
-    /// `features_gather`, `features_compute`) and `total`.
+    /// Seconds of the stages that are timed: `features` (its parts `features_gather`:
+    /// DataFusion streaming the inputs into the stage's sorts and spill files, and
+    /// `features_compute`: the as-of merges) and `total`.
     pub stage_secs: BTreeMap<String, f64>,
 }
 
@@ -474,11 +479,7 @@ impl Builder {
             progress.stage(day, "features");
             progress.position(day, 0, 2, "steps");
             let t = Instant::now();
-            let inputs = self.feature_inputs(&ctx, day).await?;
-            features::trace("DataFusion inputs", t);
-            stage_secs.insert("features_sql".to_string(), t.elapsed().as_secs_f64());
-            progress.position(day, 1, 2, "steps");
-            let table = features::compute(&self.cfg.features, inputs, &spill)?;
+            let table = self.features(&ctx, day, &spill).await?;
             progress.position(day, 2, 2, "steps");
             stage_secs.insert("features_gather".to_string(), table.gather_secs);
             stage_secs.insert("features_compute".to_string(), table.compute_secs);
@@ -591,14 +592,16 @@ impl Builder {
         Ok(Cleaned { rejected, good })
     }
 
-    /// Runs the feature stage's DataFusion half: cleans and deduplicates the history of
-    /// the feature tables, and collects the samples' keys, the events the as-of joins
-    /// need and the prior-day counts (`sql/builder/features_*.sql`).
-    async fn feature_inputs(
+    /// The feature stage: DataFusion cleans and deduplicates the history of the feature
+    /// tables and streams out the events the as-of merges need, the prior-day counts
+    /// and the samples' keys (`sql/builder/features_*.sql`); `features.rs` sorts them
+    /// (spilling into `spill`) and computes the columns.
+    async fn features(
         &self,
         ctx: &SessionContext,
         day: NaiveDate,
-    ) -> Result<features::FeatureInputs, BuildError> {
+        spill: &Path,
+    ) -> Result<FeatureTable, BuildError> {
         let first = self.feature_first(day);
         for table in FEATURE_TABLES {
             let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
@@ -638,38 +641,56 @@ impl Builder {
                 ));
             }
         }
-        let collect = |sql: String| async move {
-            let df = ctx.sql(&sql).await?;
-            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await?;
-            Ok::<_, BuildError>((schema, batches))
+        // each input streams out of DataFusion straight into the stage (sorted, or
+        // spilled to `spill`): nothing here holds a whole day of rows
+        let stream = |sql: String| async move {
+            Ok::<_, BuildError>(ctx.sql(&sql).await?.execute_stream().await?)
         };
+        let budget = self
+            .opts
+            .feature_memory
+            .unwrap_or(self.opts.memory_limit / 2);
         let t = Instant::now();
-        let prior = collect(
-            include_str!("../../sql/builder/features_prior.sql")
-                .replace("{counts}", &counts.join(",\n       ")),
+        let events = features::sort_events(
+            stream(format!(
+                "SELECT kind, ts, user_id, item_id, category_id, age FROM feat_events \
+                 WHERE age = 0 OR kind <> {}",
+                features::EXPOSURE
+            ))
+            .await?,
+            spill,
+            budget,
+        )
+        .await?;
+        features::trace("events (SQL, sorted)", t);
+        let prior = features::split_prior(
+            stream(
+                include_str!("../../sql/builder/features_prior.sql")
+                    .replace("{counts}", &counts.join(",\n       ")),
+            )
+            .await?,
+            &self.cfg.features,
+            spill,
         )
         .await?;
         features::trace("prior counts (SQL)", t);
-        let events = collect(format!(
-            "SELECT kind, ts, user_id, item_id, category_id, age FROM feat_events \
-             WHERE age = 0 OR kind <> {}",
-            features::EXPOSURE
-        ))
-        .await?;
-        features::trace("events (SQL)", t);
-        let targets = collect(
-            "SELECT s.sample_id, arrow_cast(s.ts, 'Int64') AS ts, CAST(s.user_id AS BIGINT) AS user_id, \
-             CAST(s.item_id AS BIGINT) AS item_id, CAST(i.category_id AS BIGINT) AS category_id \
-             FROM labelled s LEFT JOIN dim_item i ON s.item_id = i.item_id ORDER BY s.sample_id"
-                .to_string(),
+        let targets = features::spill_targets(
+            stream(
+                "SELECT s.sample_id, arrow_cast(s.ts, 'Int64') AS ts, CAST(s.user_id AS BIGINT) AS user_id, \
+                 CAST(s.item_id AS BIGINT) AS item_id, CAST(i.category_id AS BIGINT) AS category_id \
+                 FROM labelled s LEFT JOIN dim_item i ON s.item_id = i.item_id ORDER BY s.sample_id"
+                    .to_string(),
+            )
+            .await?,
+            spill,
         )
         .await?;
-        Ok(features::FeatureInputs {
-            targets,
-            events,
-            prior,
-        })
+        features::trace("samples (SQL)", t);
+        let gather_secs = t.elapsed().as_secs_f64();
+        let mut table =
+            features::compute(&self.cfg.features, events, prior, targets, spill, budget)?;
+        table.gather_secs = gather_secs;
+        Ok(table)
     }
 
     /// `clean.sql` for `table` over the partitions [first, last]: every row with the

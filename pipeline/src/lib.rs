@@ -10,14 +10,16 @@
 //!        v  labelled samples spilled to a Parquet file in the staged partition
 //!  DataFusion: join user/item snapshots, sort by sample_id (sql/builder/samples.sql)
 //!        v  <── feature columns (features.rs: DataFusion + as-of merges over the logs
-//!        v       of D-H..D, strictly before each exposure; spec §8), spilled to Arrow
-//!        v       IPC files and read back as the samples are written
+//!        v       of D-H..D, strictly before each exposure; spec §8; the events sorted
+//!        v       on disk when they outgrow the stage's budget, external.rs), spilled
+//!        v       to an Arrow IPC file and read back as the samples are written
 //!  samples/dt=D/ (staged, swapped in atomically) + samples/_manifests/dt=D.json
 //! ```
 
 pub mod attribute;
 mod build;
 mod config;
+mod external;
 mod features;
 mod formats;
 mod ids;
@@ -99,8 +101,8 @@ pub enum BuildError {
     /// The build config is invalid (the caller's fault).
     #[error("build config: {0}")]
     Config(String),
-    /// The feature stage's engine (Polars) failed.
-    #[error("feature stage (Polars): {0}")]
+    /// The feature stage cannot represent the day (a limit of its formats).
+    #[error("feature stage: {0}")]
     Features(String),
     /// A bug in esmc.
     #[error("internal error (a bug in esmc): {0}")]
