@@ -227,6 +227,13 @@ impl SpillWriter {
     }
 }
 
+/// A reader of the Arrow IPC file at `path`.
+fn ipc_reader(path: &Path) -> Result<FileReader<BufReader<File>>, BuildError> {
+    let file = File::open(path).map_err(|e| BuildError::io(path, e))?;
+    FileReader::try_new(BufReader::new(file), None)
+        .map_err(|e| BuildError::Internal(format!("{}: {e}", path.display())))
+}
+
 /// A spill file being read back in order, any number of rows at a time.
 struct SpillReader {
     path: PathBuf,
@@ -237,9 +244,7 @@ struct SpillReader {
 
 impl SpillReader {
     fn open(path: PathBuf) -> Result<Self, BuildError> {
-        let file = File::open(&path).map_err(|e| BuildError::io(&path, e))?;
-        let reader = FileReader::try_new(BufReader::new(file), None)
-            .map_err(|e| BuildError::Internal(format!("{}: {e}", path.display())))?;
+        let reader = ipc_reader(&path)?;
         Ok(SpillReader {
             schema: reader.schema(),
             path,
@@ -431,6 +436,7 @@ pub(crate) async fn sort_events(
     budget: usize,
 ) -> Result<Events, BuildError> {
     // half the budget; the other half is the merges' chunk
+    let started = Instant::now();
     let each = budget / 12;
     let sorter = |name: &str| dir.join(format!("events_{name}.bin"));
     let mut item = Sorter::new(sorter("item"), each);
@@ -506,7 +512,7 @@ pub(crate) async fn sort_events(
         events.acts.on_disk(),
         events.clicks.on_disk(),
     ];
-    trace(&format!("events sorted, on disk: {disk:?}"), Instant::now());
+    trace(&format!("events sorted, on disk: {disk:?}"), started);
     Ok(events)
 }
 
@@ -718,9 +724,7 @@ struct PriorCursor<const N: usize> {
 
 impl<const N: usize> PriorCursor<N> {
     fn open(path: &Path) -> Result<Self, BuildError> {
-        let file = File::open(path).map_err(|e| BuildError::io(path, e))?;
-        let reader = FileReader::try_new(BufReader::new(file), None)
-            .map_err(|e| BuildError::Internal(format!("{}: {e}", path.display())))?;
+        let reader = ipc_reader(path)?;
         let mut c = PriorCursor {
             path: path.to_path_buf(),
             reader,
