@@ -14,7 +14,9 @@
 //! carries.
 
 mod column;
+pub mod durable;
 mod id;
+pub mod lock;
 mod tables;
 mod validate;
 mod warehouse;
