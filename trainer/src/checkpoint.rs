@@ -8,8 +8,9 @@
 //! <dir>/meta.json       the caller's record (day, sample fingerprint, metrics, ...)
 //! ```
 //!
-//! Written into `<dir>.tmp-<pid>` and renamed into place; a crash leaves either the old
-//! checkpoint or the new one, never a mix.
+//! Written into a private hidden temporary (`.dt=D.tmp-<pid>-<nanos>`), fsynced and
+//! swapped into place in one step (`esmc_schemas::durable::publish_dir`); a crash or a
+//! power loss leaves either the old checkpoint or the new one, never a mix.
 
 use crate::config::TrainConfig;
 use crate::data::NormStats;
@@ -20,13 +21,33 @@ use std::collections::HashMap;
 use std::path::Path;
 use tch::Tensor;
 
-/// Writes `trainer` and `meta` to `dir` atomically (replacing an older checkpoint there).
+/// Writes `trainer` and `meta` to `dir` atomically and durably (replacing an older
+/// checkpoint there): the files go into a private temporary directory, are fsynced, and
+/// the directory is swapped in with one `renameat2(RENAME_EXCHANGE)`. The caller holds the
+/// run's lock, under which temporaries of dead jobs are removed first.
 pub fn save(dir: &Path, trainer: &Trainer, meta: &serde_json::Value) -> Result<()> {
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(TrainerError::io(&tmp))?;
-    }
+    use esmc_schemas::durable;
+    let durable_err = |e: durable::IoError| TrainerError::Io {
+        path: e.path,
+        source: e.source,
+    };
+    durable::remove_stale(dir).map_err(durable_err)?;
+    let tmp = durable::private_tmp(dir);
     std::fs::create_dir_all(&tmp).map_err(TrainerError::io(&tmp))?;
+    let result = (|| -> Result<()> {
+        write_files(&tmp, trainer, meta)?;
+        if std::env::var("ESMC_FAILPOINT").as_deref() == Ok("checkpoint-before-rename") {
+            panic!("failpoint checkpoint-before-rename");
+        }
+        durable::publish_dir(&tmp, dir).map_err(durable_err)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+fn write_files(tmp: &Path, trainer: &Trainer, meta: &serde_json::Value) -> Result<()> {
     let write = |name: &str, text: String| -> Result<()> {
         let p = tmp.join(name);
         std::fs::write(&p, text).map_err(TrainerError::io(&p))
@@ -42,22 +63,11 @@ pub fn save(dir: &Path, trainer: &Trainer, meta: &serde_json::Value) -> Result<(
     )?;
     let tensors = named_tensors(trainer);
     Tensor::save_multi(&tensors, tmp.join("state.pt"))?;
+    // meta.json last: a directory without it is never taken for a checkpoint
     write(
         "meta.json",
         serde_json::to_string_pretty(meta).expect("json serialises"),
-    )?;
-    if std::env::var("ESMC_FAILPOINT").as_deref() == Ok("checkpoint-before-rename") {
-        panic!("failpoint checkpoint-before-rename");
-    }
-    let old = dir.with_extension(format!("old-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(TrainerError::io(dir))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(TrainerError::io(dir))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(TrainerError::io(&old))?;
-    }
-    Ok(())
+    )
 }
 
 fn named_tensors(trainer: &Trainer) -> Vec<(String, Tensor)> {

@@ -57,7 +57,8 @@ pub fn records(run_dir: &Path) -> Result<Vec<DayRecord>> {
     Ok(out)
 }
 
-/// Writes `run_dir/metrics.parquet` from the checkpoints (atomically); returns its path.
+/// Writes `run_dir/metrics.parquet` from the checkpoints (atomically and durably);
+/// returns its path.
 pub fn write(run_dir: &Path) -> Result<PathBuf> {
     let recs = records(run_dir)?;
     let metric_names: BTreeSet<String> = recs
@@ -135,15 +136,19 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
         message: e.to_string(),
     })?;
     let out = run_dir.join("metrics.parquet");
-    let tmp = run_dir.join(".metrics.parquet.tmp");
     let pq = |source| TrainerError::Parquet {
         path: out.clone(),
         source,
     };
-    let file = std::fs::File::create(&tmp).map_err(TrainerError::io(&tmp))?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(pq)?;
+    let mut bytes = Vec::new();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None).map_err(pq)?;
     w.write(&batch).map_err(pq)?;
     w.close().map_err(pq)?;
-    std::fs::rename(&tmp, &out).map_err(TrainerError::io(&out))?;
+    // a private temporary, fsynced, renamed, the directory fsynced
+    esmc_schemas::durable::write_file(&out, &bytes).map_err(|e| TrainerError::Io {
+        path: e.path,
+        source: e.source,
+    })?;
     Ok(out)
 }
