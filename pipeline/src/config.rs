@@ -1,11 +1,13 @@
-//! The sample builder's configuration (`shared/spec/semantics.md`): every knob typed, with
-//! the spec's default. The resolved config and its hash go into each partition's
-//! manifest; a changed config makes `nightly` rebuild.
+//! The sample builder's configuration: every knob typed, with its default, the feature
+//! stage's (`[features]`) included. The resolved config and its hash go into each
+//! partition's manifest; a changed config makes `nightly` rebuild.
 
-use crate::features::FeatureConfig;
+use crate::BuildError;
+use arrow::datatypes::{DataType, Field, FieldRef};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// ESMC's sample calibration mode (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -87,5 +89,113 @@ impl Default for BuildConfig {
             max_reject_rate: 0.01,
             features: FeatureConfig::default(),
         }
+    }
+}
+
+/// The feature stage's knobs (`[features]` of the build config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeatureConfig {
+    /// Compute the features and write them with the samples (default true).
+    pub enabled: bool,
+    /// Trailing windows in days (default 1, 7, 30).
+    pub windows_days: Vec<u32>,
+    /// Pseudo-counts of the smoothed rates: CTR = (clicks + m·p) / (exposures + m),
+    /// CVR = (purchases + m·q) / (clicks + m), with p and q the shop's rates over the
+    /// history before D (default m = 20).
+    pub smoothing: f64,
+    /// A cart counts as "in the cart" this many days after the add, unless bought since
+    /// (default 3).
+    pub cart_ttl_days: u32,
+    /// Length of the click sequences (default 50).
+    pub sequence_len: usize,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            enabled: true,
+            windows_days: vec![1, 7, 30],
+            smoothing: 20.0,
+            cart_ttl_days: 3,
+            sequence_len: 50,
+        }
+    }
+}
+
+impl FeatureConfig {
+    /// Days of logs before D that the stage reads.
+    pub fn history_days(&self) -> u32 {
+        self.windows_days
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(1)
+            .max(self.cart_ttl_days)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), BuildError> {
+        let bad = |m: String| Err(BuildError::Config(format!("features: {m}")));
+        if self.windows_days.is_empty() {
+            return bad("windows_days is empty".into());
+        }
+        if let Some(w) = self.windows_days.iter().find(|&&w| w == 0 || w > 366) {
+            return bad(format!("window of {w} days (1..=366)"));
+        }
+        let mut sorted = self.windows_days.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != self.windows_days.len() {
+            return bad("windows_days repeats a window".into());
+        }
+        if !(self.smoothing.is_finite() && self.smoothing >= 0.0) {
+            return bad(format!("smoothing {} (must be >= 0)", self.smoothing));
+        }
+        if self.sequence_len == 0 {
+            return bad("sequence_len must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The feature columns this config writes, in order.
+    pub fn columns(&self) -> Vec<FieldRef> {
+        let mut f = Vec::new();
+        let int = |n: String| Arc::new(Field::new(n, DataType::Int32, false));
+        let float = |n: String| Arc::new(Field::new(n, DataType::Float32, false));
+        for e in ["item", "cat", "user"] {
+            for &w in &self.windows_days {
+                for x in ["exp", "clk", "cart", "buy"] {
+                    f.push(int(format!("{e}_{x}_{w}d")));
+                }
+                f.push(float(format!("{e}_ctr_{w}d")));
+                f.push(float(format!("{e}_cvr_{w}d")));
+            }
+        }
+        for &w in &self.windows_days {
+            f.push(int(format!("uc_clk_{w}d")));
+            f.push(int(format!("uc_buy_{w}d")));
+            f.push(float(format!("uc_affinity_{w}d")));
+        }
+        f.push(Arc::new(Field::new("item_in_cart", DataType::Int8, false)));
+        f.push(Arc::new(Field::new(
+            "secs_since_click",
+            DataType::Float32,
+            true,
+        )));
+        f.push(Arc::new(Field::new(
+            "secs_since_cart",
+            DataType::Float32,
+            true,
+        )));
+        let list = |n: &str, null: bool| {
+            Arc::new(Field::new(
+                n,
+                DataType::List(Arc::new(Field::new_list_field(DataType::Int64, null))),
+                false,
+            ))
+        };
+        f.push(list("seq_click_items", false));
+        f.push(list("seq_click_cats", true));
+        f
     }
 }

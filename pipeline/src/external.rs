@@ -4,6 +4,20 @@
 //! sorted file. What fits in one run stays in memory and never touches the disk.
 //!
 //! A sorted result is read with a [`Cursor`], front to back, as many times as needed.
+//!
+//! Why a sort of our own rather than DataFusion's (whose sort spills too): the feature
+//! stage needs each event under six keyings at once (item, category, user, user ×
+//! category, user × item, the user's clicks), fanned out row by row from one DataFusion
+//! stream, and each sorted result is then read front to back once per chunk of samples
+//! by the as-of merges. Here a record is a fixed-size tuple (`Record`), so a run is a
+//! flat `Vec` sorted in parallel and a sorted file is re-read with a plain cursor. What
+//! was measured when it came in (commit 0410951, the feature stage moved from holding
+//! the day to these sorts, same output bytes): the build's peak memory with features
+//! went from 1.4 / 2.5 / 3.2 / 6.6 GB to 1.9 / 2.2 / 2.1 / 2.5 GB at 2.5M / 5M / 10M /
+//! 20M exposures a day, and the feature stage from 26.6 s to 37.8 s at 10M and from
+//! 61.3 s to 83.4 s at 20M. No run against DataFusion's spilling sort doing the same
+//! fan-out has been measured; until one is, this stays, and a switch should be judged
+//! by the same figures (stage time and peak memory at 10M and 20M, same bytes).
 
 use crate::BuildError;
 use rayon::slice::ParallelSliceMut;

@@ -45,12 +45,25 @@ pub fn id_from_str(s: &str) -> Option<i64> {
 
 /// The hashed branch of [`id_from_str`]: FNV-1a 64 of `bytes` with the top bit set.
 pub fn hashed_id(bytes: &[u8]) -> i64 {
-    let mut h = FNV_OFFSET;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    (h | 1 << 63) as i64
+    (fnv1a64(bytes) | 1 << 63) as i64
+}
+
+/// FNV-1a, 64 bits, of `bytes`: esmc's one byte-string hash (offset basis
+/// `0xcbf29ce484222325`, prime `0x100000001b3`; for each byte `h = (h ^ byte) * prime`,
+/// wrapping). Fixed: it depends on no platform, build or library version.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(FNV_OFFSET, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
+}
+
+/// The SplitMix64 finaliser: a fixed bijection of `u64` that spreads every input bit
+/// over the output (Steele, Lea and Flood's constants). esmc's one integer mixer: the
+/// builder's session ids, and a SplitMix64 generator's output step.
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -66,6 +79,20 @@ mod tests {
         assert_eq!(id_from_str(" 12 "), Some(12));
         assert_eq!(id_from_str("9223372036854775807"), Some(i64::MAX));
         assert_eq!(id_from_str("-9223372036854775808"), Some(i64::MIN));
+    }
+
+    #[test]
+    fn fnv1a64_matches_the_published_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn mix64_is_the_splitmix64_finaliser() {
+        // SplitMix64 seeded with 0: its first output is mix64(0x9e3779b97f4a7c15)
+        assert_eq!(mix64(0x9e37_79b9_7f4a_7c15), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(mix64(0), 0);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the sample table (§4-5).
 
 use crate::column::{ColumnKind as K, ColumnSpec};
+use crate::names::{BAD_CASE, Label, PSC_CASE, SqlTable};
 use arrow::datatypes::{Schema, SchemaRef};
 use std::fmt;
 use std::str::FromStr;
@@ -220,7 +221,7 @@ static ITEM_DIM: TableSpec = TableSpec {
 
 /// The sample table: one row per rec-domain exposure of the day, with every label.
 pub static SAMPLES: TableSpec = TableSpec {
-    name: "samples",
+    name: SqlTable::Samples.as_str(),
     doc: "One row per rec-domain exposure of day D with every label of the model family.",
     columns: &[
         req(
@@ -248,52 +249,52 @@ pub static SAMPLES: TableSpec = TableSpec {
             "The visit (session) of the exposure. Required.",
         ),
         req(
-            "click",
+            Label::Click.as_str(),
             K::Label,
             "1 when a click is attributed to the exposure.",
         ),
         req(
-            "dmi",
+            Label::Dmi.as_str(),
             K::Label,
             "1 when a D-Mi micro action follows the click in its visit.",
         ),
         req(
-            "cart",
+            Label::Cart.as_str(),
             K::Label,
             "1 when a cart (any domain) follows the click in its visit.",
         ),
         req(
-            "wish",
+            Label::Wish.as_str(),
             K::Label,
             "1 when a wish follows the click in its visit.",
         ),
         req(
-            "dma",
+            Label::Dma.as_str(),
             K::Label,
             "cart OR wish (ESM²'s DAction, HM³'s D-Ma).",
         ),
         req(
-            "purchase",
+            Label::Purchase.as_str(),
             K::Label,
             "1 when a purchase is attributed to the sample.",
         ),
         req(
-            "cart_cal",
+            Label::CartCal.as_str(),
             K::Label,
             "Cart label after ESMC's sample calibration, rec-domain carts.",
         ),
         req(
-            "cart_global_cal",
+            Label::CartGlobalCal.as_str(),
             K::Label,
             "Cart label after sample calibration, carts of every domain (ESMG).",
         ),
         req(
-            "psc_case",
+            PSC_CASE,
             K::Text,
             "no_purchase, no_cart, same_visit, later_visit or other_visit (spec §5).",
         ),
         req(
-            "bad_case",
+            BAD_CASE,
             K::Label,
             "1 when psc_case is later_visit or other_visit.",
         ),
@@ -317,16 +318,16 @@ pub static SAMPLES: TableSpec = TableSpec {
 
 /// Columns of the sample table that are labels: never allowed as model features.
 pub const LABEL_COLUMNS: &[&str] = &[
-    "click",
-    "dmi",
-    "cart",
-    "wish",
-    "dma",
-    "purchase",
-    "cart_cal",
-    "cart_global_cal",
-    "psc_case",
-    "bad_case",
+    Label::Click.as_str(),
+    Label::Dmi.as_str(),
+    Label::Cart.as_str(),
+    Label::Wish.as_str(),
+    Label::Dma.as_str(),
+    Label::Purchase.as_str(),
+    Label::CartCal.as_str(),
+    Label::CartGlobalCal.as_str(),
+    PSC_CASE,
+    BAD_CASE,
     "truth_p_click",
     "truth_p_cart",
     "truth_p_cvr",

@@ -4,6 +4,7 @@
 
 use crate::position::Position;
 use datafusion::error::DataFusionError;
+use esmc_logs::LogError;
 use std::path::PathBuf;
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
@@ -59,10 +60,11 @@ pub enum SqlError {
         source: std::io::Error,
     },
     /// A log file the query reads cannot be read: a CSV/NDJSON file without a required
-    /// column or with a malformed line (`BadTextFile`), a file of no known format
-    /// (`UnknownFormat`). The builder's own error, naming the file (and line).
+    /// column or with a malformed line (`TextFile`), a file of no known format
+    /// (`UnknownFormat`). The log reader's own error (shared with the builder), naming
+    /// the file (and line).
     #[error(transparent)]
-    LogFile(esmc_pipeline::BuildError),
+    LogFile(esmc_logs::LogError),
     /// A manifest file that is not the JSON the builder writes.
     #[error("manifest {path}: {message}")]
     Manifest { path: PathBuf, message: String },
@@ -114,17 +116,16 @@ impl SqlError {
     }
 }
 
-/// The log file error (the pipeline's CSV/NDJSON reader, or its format check in
-/// `logs.rs`) somewhere in `e`'s chain of causes, if there is one.
-fn log_file_error(e: &DataFusionError) -> Option<esmc_pipeline::BuildError> {
-    use esmc_pipeline::BuildError;
+/// The log file error (the CSV/NDJSON reader's, or the format check in `logs.rs`)
+/// somewhere in `e`'s chain of causes, if there is one.
+fn log_file_error(e: &DataFusionError) -> Option<LogError> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
-        if let Some(text) = c.downcast_ref::<esmc_pipeline::TextFileError>() {
-            return Some(BuildError::BadTextFile(text.clone()));
+        if let Some(text) = c.downcast_ref::<esmc_logs::TextFileError>() {
+            return Some(LogError::TextFile(text.clone()));
         }
-        if let Some(BuildError::UnknownFormat { path }) = c.downcast_ref::<BuildError>() {
-            return Some(BuildError::UnknownFormat { path: path.clone() });
+        if let Some(LogError::UnknownFormat { path }) = c.downcast_ref::<LogError>() {
+            return Some(LogError::UnknownFormat { path: path.clone() });
         }
         cause = c.source();
     }

@@ -16,8 +16,8 @@
 //! literals; [`output`] writes results as an aligned table, CSV, JSON lines or Parquet;
 //! [`stats`] is the daily health check behind `esmc stats`. Errors are [`SqlError`];
 //! a query error carries the position in the query text ([`position`]). Log partitions
-//! may also hold CSV and NDJSON files: they are read by the builder's readers into the
-//! same schema (`logs.rs`).
+//! may also hold CSV and NDJSON files: they are read by the builder's readers
+//! (`esmc-logs`) into the same schema (`logs.rs`).
 
 pub mod catalogue;
 mod error;

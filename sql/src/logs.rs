@@ -1,6 +1,6 @@
 //! The raw log tables (`exposure` … `item`) in whatever format their files are: Parquet,
-//! CSV or NDJSON, mixed within a table and within a partition, read by the builder's own
-//! readers (`esmc_pipeline::text_stream`, pipeline/src/formats.rs).
+//! CSV or NDJSON, mixed within a table and within a partition, read by the readers the
+//! builder uses too (`esmc_logs::text_stream`).
 //!
 //! ```text
 //!  every file of logs/<table>/ is .parquet ──> register_parquet: listing table
@@ -36,7 +36,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::streaming::StreamingTableExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::prelude::SessionContext;
-use esmc_pipeline::{BuildError, Format, read_schema, text_stream};
+use esmc_logs::{Format, LogError, read_schema, text_stream};
 use esmc_schemas::{Table, Warehouse};
 use std::sync::Arc;
 
@@ -194,6 +194,6 @@ impl TableProvider for LogTable {
     }
 }
 
-fn external(e: BuildError) -> DataFusionError {
+fn external(e: LogError) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }

@@ -12,20 +12,11 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use esmc_schemas::{ColumnKind, SAMPLES, Warehouse, parse_dt_name};
+use esmc_schemas::{ColumnKind, PscCase, SAMPLES, Warehouse, parse_dt_name};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// The psc cases of spec §5, in table order.
-const PSC_CASES: [&str; 5] = [
-    "no_purchase",
-    "no_cart",
-    "same_visit",
-    "later_visit",
-    "other_visit",
-];
 
 /// The 0/1 labels of the sample table, whose means a manifest records.
 fn labels() -> impl Iterator<Item = &'static str> {
@@ -64,7 +55,7 @@ pub fn manifest_schema() -> SchemaRef {
             "Mean of the label over the partition.",
         ));
     }
-    for case in PSC_CASES {
+    for case in PscCase::ALL.map(PscCase::as_str) {
         fields.push(i(&format!("psc_{case}"), "Samples of this psc case."));
     }
     fields.extend([
@@ -214,7 +205,7 @@ fn flatten(manifests: &[(PathBuf, Value)]) -> Result<RecordBatch> {
     for label in labels() {
         columns.push(float(&["label_rates", label]));
     }
-    for case in PSC_CASES {
+    for case in PscCase::ALL.map(PscCase::as_str) {
         columns.push(int(&["psc_case_counts", case]));
     }
     columns.push(sum("quarantined"));

@@ -30,7 +30,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use esmc_schemas::{SAMPLES, Table, Warehouse};
+use esmc_schemas::{SAMPLES, SqlTable, Table, Warehouse};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -167,8 +167,8 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
         .set_bool("datafusion.sql_parser.collect_spans", true);
     config.options_mut().execution.time_zone = Some("UTC".into());
     let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
-    // esmc_id('u_8f3a'): a user's ID as the samples carry it (pipeline/src/ids.rs)
-    ctx.register_udf(esmc_pipeline::esmc_id_udf());
+    // esmc_id('u_8f3a'): a user's ID as the samples carry it (logs/src/id_udf.rs)
+    ctx.register_udf(esmc_logs::esmc_id_udf());
 
     let warehouse = Warehouse::new(root);
     for table in Table::ALL {
@@ -187,7 +187,13 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
         }
     }
     let samples = with_feature_columns(samples_schema(), &root.join("samples"))?;
-    register_dir(&ctx, "samples", &root.join("samples"), &samples).await?;
+    register_dir(
+        &ctx,
+        SqlTable::Samples.as_str(),
+        &root.join("samples"),
+        &samples,
+    )
+    .await?;
     let mut union = Vec::new();
     for table in Table::EVENTS {
         let name = format!("quarantine_{}", table.name());
@@ -199,15 +205,15 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
         ));
     }
     let view = ctx.sql(&union.join("\nUNION ALL\n")).await?;
-    ctx.register_table("quarantine", view.into_view())?;
+    ctx.register_table(SqlTable::Quarantine.as_str(), view.into_view())?;
     let batch = manifests::read(&warehouse)?;
     ctx.register_table(
-        "manifests",
+        SqlTable::Manifests.as_str(),
         Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
     )?;
     let (schema, batches) = crate::model_metrics::read(root)?;
     ctx.register_table(
-        "model_metrics",
+        SqlTable::ModelMetrics.as_str(),
         Arc::new(MemTable::try_new(schema, vec![batches])?),
     )?;
     Ok(ctx)

@@ -1,0 +1,143 @@
+//! What a build reads: the window of days ([`Builder::window`]), the feature history,
+//! the dimension snapshots, the input files with their content hashes (the manifest's
+//! fingerprint of the inputs) and the maturity of a day's labels.
+
+use super::Builder;
+use crate::BuildError;
+use crate::manifest::InputFile;
+use chrono::NaiveDate;
+use esmc_schemas::Table;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+/// The tables the feature stage reads over its history.
+pub(super) const FEATURE_TABLES: [Table; 4] =
+    [Table::Exposure, Table::Click, Table::Cart, Table::Purchase];
+
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+impl Builder {
+    /// The days read to build `day`: [day - 1, day + attribution window].
+    pub fn window(&self, day: NaiveDate) -> (NaiveDate, NaiveDate) {
+        (
+            day - chrono::Days::new(1),
+            day + chrono::Days::new(self.cfg.attribution_window_days as u64),
+        )
+    }
+
+    /// The first day of the feature stage's history for `day`.
+    pub(super) fn feature_first(&self, day: NaiveDate) -> NaiveDate {
+        day - chrono::Days::new(self.cfg.features.history_days() as u64)
+    }
+
+    /// The days of `table` that building `day` reads: the window, and for a dimension
+    /// also its snapshot (see [`Builder::snapshot`]).
+    pub(super) fn read_days(
+        &self,
+        table: Table,
+        day: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, BuildError> {
+        let (mut first, last) = self.window(day);
+        if self.cfg.features.enabled && FEATURE_TABLES.contains(&table) {
+            first = first.min(self.feature_first(day));
+        }
+        let snapshot = if table.is_event() {
+            None
+        } else {
+            self.snapshot(table, day)?
+        };
+        Ok(self
+            .warehouse
+            .log_days(table)?
+            .into_iter()
+            .filter(|&d| (d >= first && d <= last) || Some(d) == snapshot)
+            .collect())
+    }
+
+    /// The snapshot of a dimension table used for `day`: the latest before it, else the
+    /// day's own.
+    pub(super) fn snapshot(
+        &self,
+        table: Table,
+        day: NaiveDate,
+    ) -> Result<Option<NaiveDate>, BuildError> {
+        let days = self.warehouse.log_days(table)?;
+        Ok(days
+            .iter()
+            .rev()
+            .find(|&&d| d < day)
+            .or_else(|| days.iter().find(|&&d| d == day))
+            .copied())
+    }
+
+    pub(crate) fn has_exposures(&self, day: NaiveDate) -> Result<bool, BuildError> {
+        let dir = self.warehouse.log_dir(Table::Exposure, day);
+        Ok(!self.warehouse.partition_files(&dir)?.is_empty())
+    }
+
+    /// Every input file of `day`'s window, with size and content hash.
+    pub(crate) fn input_files(&self, day: NaiveDate) -> Result<Vec<InputFile>, BuildError> {
+        let mut files = Vec::new();
+        for table in Table::ALL {
+            for path in self.window_files(table, day)? {
+                let meta = std::fs::metadata(&path).map_err(|e| BuildError::io(&path, e))?;
+                let sha256 = self.content_hash(&path, &meta)?;
+                files.push(InputFile {
+                    path: path
+                        .strip_prefix(self.warehouse.root())
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .into_owned(),
+                    bytes: meta.len(),
+                    sha256,
+                });
+            }
+        }
+        Ok(files)
+    }
+
+    /// The SHA-256 of the file at `path`, cached by (path, size, mtime).
+    fn content_hash(&self, path: &PathBuf, meta: &std::fs::Metadata) -> Result<String, BuildError> {
+        let modified = meta.modified().map_err(|e| BuildError::io(path, e))?;
+        let key = (path.clone(), meta.len(), modified);
+        let cached = self.hashes.lock().expect("hash cache").get(&key).cloned();
+        if let Some(h) = cached {
+            return Ok(h);
+        }
+        let bytes = std::fs::read(path).map_err(|e| BuildError::io(path, e))?;
+        let h = sha256_hex(&bytes);
+        self.hashes
+            .lock()
+            .expect("hash cache")
+            .insert(key, h.clone());
+        Ok(h)
+    }
+
+    /// The files of `table` in `day`'s window, unchecked.
+    fn window_files(&self, table: Table, day: NaiveDate) -> Result<Vec<PathBuf>, BuildError> {
+        let (first, last) = self.window(day);
+        let mut files = Vec::new();
+        for d in self.warehouse.log_days(table)? {
+            if d >= first && d <= last {
+                let dir = self.warehouse.log_dir(table, d);
+                files.extend(self.warehouse.partition_files(&dir)?);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Labels of `day` are mature once the exposure and purchase logs of day + window
+    /// exist.
+    pub fn is_mature(&self, day: NaiveDate) -> Result<bool, BuildError> {
+        let (_, last) = self.window(day);
+        for table in [Table::Exposure, Table::Purchase] {
+            let dir = self.warehouse.log_dir(table, last);
+            if self.warehouse.partition_files(&dir)?.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
