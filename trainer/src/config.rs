@@ -120,6 +120,20 @@ impl Default for LossWeights {
     }
 }
 
+/// The two readings of ESMC's parameter constraint D(θ_car || θ_cvr), summed over the
+/// towers' corresponding weight matrices W_l (biases are not constrained).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Constraint {
+    /// KL(softmax(vec W_l^car) || softmax(vec W_l^cvr)): each matrix read as one
+    /// distribution over its entries. Scale-free: it is ~1e-3 with gradients ~1e-7 per
+    /// weight, so w4 acts mostly through an adaptive optimizer's normalisation.
+    Softmax,
+    /// ||W_l^car − W_l^cvr||² / 2: the KL divergence of two unit-variance Gaussians
+    /// centred on the weights. Its gradient is the weight gap itself.
+    Gaussian,
+}
+
 /// Everything that shapes a training run except the feature spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -144,6 +158,8 @@ pub struct TrainConfig {
     pub loss_weights: LossWeights,
     /// ESMC's w4: weight of the parameter constraint.
     pub constraint_weight: f64,
+    /// Which divergence the constraint is (see [`Constraint`]).
+    pub constraint: Constraint,
     /// Detach the CAR tower in the constraint (the spec's default: "CTCAR controls CTCVR").
     pub constraint_detach_car: bool,
     /// ESMC²/ESMS²: weight of the CTCAR loss on `cart_global_cal`.
@@ -176,6 +192,7 @@ impl Default for TrainConfig {
             threads: 2,
             loss_weights: LossWeights::default(),
             constraint_weight: 0.05,
+            constraint: Constraint::Softmax,
             constraint_detach_car: true,
             global_cart_weight: 0.5,
             oversample: 5.0,

@@ -25,7 +25,7 @@ pub mod spec;
 mod team;
 pub mod train;
 
-pub use config::{ModelKind, TrainConfig};
+pub use config::{Constraint, ModelKind, TrainConfig};
 pub use doctor::{TorchReport, torch_report};
 pub use error::{Result, TrainerError};
 pub use spec::FeatureSpec;

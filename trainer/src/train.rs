@@ -233,6 +233,9 @@ pub struct Evaluation {
     /// The same three tasks scored with the simulator's true probabilities: the oracle
     /// ceiling. None when the samples carry no truth.
     pub oracle: Option<[TaskMetrics; 3]>,
+    /// Scores against the simulator's true probabilities over all exposures (and clicked
+    /// ones): expected AUC, rank correlation, calibration. None without truth.
+    pub entire_space: Option<crate::metrics::EntireSpace>,
 }
 
 /// Evaluates predictions: CTR and CTCVR over exposures, CVR over clicked rows, GAUC by
@@ -267,6 +270,10 @@ pub fn evaluate(p: &Predictions) -> Evaluation {
         cvr_bad: task_metrics(&p.cvr, &p.purchase, users, Some(&bad)),
         cvr_good: task_metrics(&p.cvr, &p.purchase, users, Some(&good)),
         oracle,
+        entire_space: has_truth.then(|| {
+            let t = &p.truth;
+            crate::metrics::entire_space(&p.ctr, &p.cvr, &p.ctcvr, &clicked, &t[0], &t[2])
+        }),
     }
 }
 
@@ -308,6 +315,9 @@ impl Evaluation {
             task("oracle_ctr", c);
             task("oracle_ctcvr", cc);
             task("oracle_cvr", cv);
+        }
+        if let Some(es) = &self.entire_space {
+            out.extend(es.flat());
         }
         out
     }

@@ -3,17 +3,19 @@
 //! the calibrated rec-domain cart (`cart_cal`) on pCTCAR, purchase on pCTCVR, plus
 //! w4 * D(theta_car || theta_cvr).
 //!
-//! The constraint, as decided in the spec: for each pair of corresponding layers l,
-//! P_l = softmax(vec(W_l^car)), Q_l = softmax(vec(W_l^cvr)), D = sum_l KL(P_l || Q_l)
-//! over weight matrices (biases are not constrained). The CAR side is detached by default
-//! ("the CTCAR tower controls the CTCVR tower"): the constraint pulls the CVR tower
-//! towards the CAR tower, not both towards each other.
+//! The constraint has two readings (`TrainConfig::constraint`), both summed over the
+//! pairs of corresponding weight matrices l (biases are not constrained):
+//! softmax: D = sum_l KL(softmax(vec W_l^car) || softmax(vec W_l^cvr));
+//! gaussian: D = sum_l ||W_l^car - W_l^cvr||^2 / 2.
+//! The CAR side is detached by default ("the CTCAR tower controls the CTCVR tower"): the
+//! constraint pulls the CVR tower towards the CAR tower, not both towards each other.
+//! Every ESMC model reports its tower gap sum_l ||W_l^car - W_l^cvr||^2.
 //!
 //! Variants: ESMC² adds `global_cart_weight` * CTCAR loss on `cart_global_cal` (eq. 19);
 //! ESMC- trains on the uncalibrated `cart` label (the sample-calibration ablation).
 
 use super::{Heads, Model, Net, Pass, bce, net_accessors};
-use crate::config::{LossWeights, ModelKind, TrainConfig};
+use crate::config::{Constraint, LossWeights, ModelKind, TrainConfig};
 use crate::data::Batch;
 use crate::nn::Mlp;
 use crate::spec::Resolved;
@@ -36,12 +38,19 @@ pub struct Esmc {
     variant: Variant,
     weights: LossWeights,
     constraint_weight: f64,
+    reading: Constraint,
     detach_car: bool,
     global_weight: f64,
 }
 
-/// sum over layers of KL(softmax(vec W_car) || softmax(vec W_cvr)).
+/// The softmax reading of the constraint: sum over layers of
+/// KL(softmax(vec W_car) || softmax(vec W_cvr)).
 pub fn constraint(car: &Mlp, cvr: &Mlp, detach_car: bool) -> Tensor {
+    divergence(car, cvr, Constraint::Softmax, detach_car)
+}
+
+/// D(theta_car || theta_cvr) under `reading`, summed over the towers' layers.
+pub fn divergence(car: &Mlp, cvr: &Mlp, reading: Constraint, detach_car: bool) -> Tensor {
     let mut total = Tensor::zeros([], (Kind::Float, tch::Device::Cpu));
     for (a, b) in car.layers.iter().zip(&cvr.layers) {
         let wa = if detach_car {
@@ -49,11 +58,31 @@ pub fn constraint(car: &Mlp, cvr: &Mlp, detach_car: bool) -> Tensor {
         } else {
             a.weight.shallow_clone()
         };
-        let lp = wa.view([-1]).log_softmax(0, Kind::Float);
-        let lq = b.weight.view([-1]).log_softmax(0, Kind::Float);
-        total += (lp.exp() * (&lp - lq)).sum(Kind::Float);
+        total += match reading {
+            Constraint::Softmax => {
+                let lp = wa.view([-1]).log_softmax(0, Kind::Float);
+                let lq = b.weight.view([-1]).log_softmax(0, Kind::Float);
+                (lp.exp() * (&lp - lq)).sum(Kind::Float)
+            }
+            Constraint::Gaussian => (wa - &b.weight).square().sum(Kind::Float) * 0.5,
+        };
     }
     total
+}
+
+/// sum over layers of ||W_car - W_cvr||^2.
+pub fn tower_gap(car: &Mlp, cvr: &Mlp) -> f64 {
+    let _guard = tch::no_grad_guard();
+    car.layers
+        .iter()
+        .zip(&cvr.layers)
+        .map(|(a, b)| {
+            (&a.weight - &b.weight)
+                .square()
+                .sum(Kind::Double)
+                .double_value(&[])
+        })
+        .sum()
 }
 
 impl Esmc {
@@ -70,6 +99,7 @@ impl Esmc {
             variant,
             weights: cfg.loss_weights,
             constraint_weight: cfg.constraint_weight,
+            reading: cfg.constraint,
             detach_car: cfg.constraint_detach_car,
             global_weight: if variant == Variant::Esmc2 {
                 cfg.global_cart_weight
@@ -106,12 +136,17 @@ impl Model for Esmc {
             loss += bce(&ctcar, batch.label("cart_global_cal")) * self.global_weight;
         }
         if self.constraint_weight > 0.0 && train {
-            loss += constraint(&self.car, &self.cvr, self.detach_car) * self.constraint_weight;
+            loss += divergence(&self.car, &self.cvr, self.reading, self.detach_car)
+                * self.constraint_weight;
         }
         Pass {
             heads: Heads { ctr, cvr, ctcvr },
             loss,
             touched,
         }
+    }
+
+    fn tower_gap(&self) -> Option<f64> {
+        Some(tower_gap(&self.car, &self.cvr))
     }
 }

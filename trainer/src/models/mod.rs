@@ -28,7 +28,7 @@ use crate::spec::Resolved;
 use std::sync::Arc;
 use tch::{Kind, Reduction, Tensor};
 
-pub use esmc::constraint;
+pub use esmc::{constraint, divergence};
 
 /// Probabilities a model outputs, each `[B]`.
 #[derive(Debug)]
@@ -114,6 +114,11 @@ pub trait Model: Send {
     fn net_mut(&mut self) -> &mut Net;
     /// Forward pass and loss.
     fn forward(&self, batch: &Batch, train: bool) -> Pass;
+    /// ESMC family: Σ_l ||W_l^car − W_l^cvr||² over the towers' weight matrices (the
+    /// distance the parameter constraint pulls in). None for models without the pair.
+    fn tower_gap(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Probabilities are clamped to [EPS, 1 - EPS] before the log loss.
