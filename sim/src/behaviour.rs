@@ -53,6 +53,9 @@ enum Fate {
     BuyNextVisit,
     /// Waiting in the cart; may be re-exposed and bought then.
     Waiting,
+    /// Bought in another visit (the `cart_elsewhere` mechanism): shown again in every
+    /// later visit's feed and bought at the click on it.
+    Deferred,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -170,7 +173,9 @@ impl Life<'_> {
         // items waiting in the cart that the feed shows again on this visit
         let mut reshow: Vec<u32> = Vec::new();
         for e in &self.cart {
-            if e.fate == Fate::Waiting && self.rng.bernoulli(self.b.re_expose_in_cart) {
+            if e.fate == Fate::Deferred
+                || e.fate == Fate::Waiting && self.rng.bernoulli(self.b.re_expose_in_cart)
+            {
                 reshow.push(e.item);
             }
         }
@@ -221,6 +226,40 @@ impl Life<'_> {
         self.cart.iter().any(|e| e.item == item)
     }
 
+    /// The mechanism terms of every purchase logit of `item` at affinity `a` (hidden
+    /// selection driver, click transfer); exactly 0 with the knobs off.
+    fn buy_extra(&self, item: u32, a: f64) -> f64 {
+        let m = &self.cfg.mechanisms;
+        m.hidden(self.cfg.seed, self.user.id, item) + m.transfer(a)
+    }
+
+    /// Purchase probability at a click on `item` while it waits in the cart.
+    fn p_buy_in_cart(&self, item: u32, a: f64) -> f64 {
+        if self
+            .cart
+            .iter()
+            .any(|e| e.item == item && e.fate == Fate::Deferred)
+        {
+            return 1.0;
+        }
+        let b = self.b;
+        sigmoid(
+            b.buy_in_cart_base
+                + b.buy_cart_affinity * a
+                + self.user.buy_bias
+                + self.buy_extra(item, a),
+        )
+    }
+
+    /// The purchase decision drawn before the micro actions when they carry it
+    /// (`micro_*_signal`); `None` (no draw) otherwise.
+    fn intent(&mut self, p_buy: f64) -> Option<bool> {
+        self.cfg
+            .mechanisms
+            .micro_on()
+            .then(|| self.rng.bernoulli(p_buy))
+    }
+
     /// (p_click, p_cart | click, p_cvr | click, affinity) of showing `item` at `position`.
     fn truth(&self, item: u32, position: usize, search: bool) -> (f64, f64, f64, f64) {
         let b = self.b;
@@ -235,20 +274,28 @@ impl Life<'_> {
                 + self.user.click_bias
                 - b.click_position_decay * (position as f64).ln()
                 + if in_cart { b.click_in_cart_boost } else { 0.0 }
-                + boost,
+                + boost
+                + self
+                    .cfg
+                    .mechanisms
+                    .hidden(self.cfg.seed, self.user.id, item),
         );
-        let buy_bias = self.user.buy_bias;
         if in_cart {
-            let p_buy = sigmoid(b.buy_in_cart_base + b.buy_cart_affinity * a + buy_bias);
-            return (p_click, 0.0, p_buy, a);
+            return (p_click, 0.0, self.p_buy_in_cart(item, a), a);
         }
+        let buy_bias = self.user.buy_bias;
+        let extra = self.buy_extra(item, a);
         let price = b.cart_price * (0.5 * (self.user.purchase_power - 3) as f64 - it.price_z);
         let p_cart = sigmoid(b.cart_base + b.cart_affinity * a + price + boost);
-        let p_buy_cart = sigmoid(b.buy_cart_base + b.buy_cart_affinity * a + buy_bias);
-        let p_direct = sigmoid(b.buy_direct_base + b.buy_direct_affinity * a + buy_bias);
+        let p_buy_cart = sigmoid(b.buy_cart_base + b.buy_cart_affinity * a + buy_bias + extra);
+        let p_direct = sigmoid(b.buy_direct_base + b.buy_direct_affinity * a + buy_bias + extra);
+        let deferred = self.cfg.mechanisms.cart_elsewhere;
         let p_cvr = if search {
             // a search cart is paid now with probability search_buy_now
             p_cart * b.search_buy_now * p_buy_cart.max(0.5) + (1.0 - p_cart) * p_direct
+        } else if deferred > 0.0 {
+            // a deferred cart is bought through a later click, not this one
+            p_cart * p_buy_cart * (1.0 - deferred) + (1.0 - p_cart) * p_direct
         } else {
             p_cart * p_buy_cart + (1.0 - p_cart) * p_direct
         };
@@ -354,13 +401,21 @@ impl Life<'_> {
         item: u32,
         a: f64,
         carted: bool,
+        intent: Option<bool>,
     ) -> Result<bool, SimError> {
+        let m = &self.cfg.mechanisms;
         let mut dmi = false;
         for (k, &(action, base)) in MICRO.iter().enumerate() {
+            // the informative-micro lift on a page that ends in a purchase decision
+            let lift = match (intent, k < 5) {
+                (Some(true), true) => m.micro_d_signal,
+                (Some(true), false) => m.micro_o_signal,
+                _ => 0.0,
+            };
             let p = if action == "cart_button" {
-                if carted { 0.95 } else { sigmoid(base) }
+                if carted { 0.95 } else { sigmoid(base + lift) }
             } else {
-                sigmoid(base + 0.3 * a + if carted { 1.0 } else { 0.0 })
+                sigmoid(base + 0.3 * a + if carted { 1.0 } else { 0.0 } + lift)
             };
             if self.rng.bernoulli(p) {
                 self.advance(3, 40);
@@ -411,10 +466,17 @@ impl Life<'_> {
     ) -> Result<(), SimError> {
         let b = self.b;
         let carted = self.rng.bernoulli(p_cart);
-        let dmi = self.micro(sink, item, a, carted)?;
+        // the same sums, in the same order, as `truth`
+        let (buy_bias, extra) = (self.user.buy_bias, self.buy_extra(item, a));
+        let p_buy = sigmoid(b.buy_cart_base + b.buy_cart_affinity * a + buy_bias + extra);
+        let p_buy = if search { p_buy.max(0.5) } else { p_buy };
+        let p_direct = sigmoid(b.buy_direct_base + b.buy_direct_affinity * a + buy_bias + extra);
+        let intent = self.intent(if carted { p_buy } else { p_direct });
+        let dmi = self.micro(sink, item, a, carted, intent)?;
         let domain = if search { SEARCH } else { REC };
         if !search {
             self.stats.rec_click_dmi += dmi as u64;
+            self.stats.rec_detail_clicks += 1;
         }
         if carted {
             self.add(sink, Table::Cart, item, domain)?;
@@ -426,21 +488,20 @@ impl Life<'_> {
                 self.stats.rec_click_wishes += 1;
             }
         }
-        let buy_bias = self.user.buy_bias;
         if carted {
-            let p_buy = sigmoid(b.buy_cart_base + b.buy_cart_affinity * a + buy_bias);
-            let buys = self
-                .rng
-                .bernoulli(if search { p_buy.max(0.5) } else { p_buy });
+            let buys = intent.unwrap_or_else(|| self.rng.bernoulli(p_buy));
             let now_share = if search {
                 b.search_buy_now
             } else {
                 b.buy_now_share
             };
             let now = self.rng.bernoulli(now_share);
+            let defer = self.cfg.mechanisms.cart_elsewhere;
+            let deferred = buys && !search && defer > 0.0 && self.rng.bernoulli(defer);
             if !search {
                 self.stats.rec_click_carts += 1;
                 self.stats.rec_carts_bought += buys as u64;
+                self.count_decision(buys && !deferred, dmi);
             }
             let entry = |fate| CartEntry {
                 item,
@@ -449,6 +510,7 @@ impl Life<'_> {
                 from_rec: !search,
             };
             match (buys, now, search) {
+                _ if deferred => self.cart.push(entry(Fate::Deferred)),
                 (true, true, false) => {
                     self.advance(20, 300);
                     self.purchase(sink, item, PurchasePath::SameVisit)?;
@@ -462,8 +524,11 @@ impl Life<'_> {
                 _ => self.cart.push(entry(Fate::Waiting)),
             }
         } else {
-            let p_direct = sigmoid(b.buy_direct_base + b.buy_direct_affinity * a + buy_bias);
-            if self.rng.bernoulli(p_direct) {
+            let buys = intent.unwrap_or_else(|| self.rng.bernoulli(p_direct));
+            if !search {
+                self.count_decision(buys, dmi);
+            }
+            if buys {
                 self.advance(20, 300);
                 let path = if search {
                     self.search_path(item)
@@ -483,10 +548,12 @@ impl Life<'_> {
         item: u32,
         a: f64,
     ) -> Result<(), SimError> {
-        let b = self.b;
-        self.micro(sink, item, a, false)?;
-        let p_buy = sigmoid(b.buy_in_cart_base + b.buy_cart_affinity * a + self.user.buy_bias);
-        if self.rng.bernoulli(p_buy) {
+        let p_buy = self.p_buy_in_cart(item, a);
+        let intent = self.intent(p_buy);
+        self.micro(sink, item, a, false, intent)?;
+        let buys = intent.unwrap_or_else(|| self.rng.bernoulli(p_buy));
+        self.stats.rec_click_buys += buys as u64;
+        if buys {
             self.advance(20, 300);
             let from_rec = self.cart.iter().any(|e| e.item == item && e.from_rec);
             self.cart.retain(|e| e.item != item);
@@ -498,6 +565,13 @@ impl Life<'_> {
             self.purchase(sink, item, path)?;
         }
         Ok(())
+    }
+
+    /// Counts a feed detail page's purchase decision through its own click.
+    fn count_decision(&mut self, buys: bool, dmi: bool) {
+        self.stats.rec_click_buys += buys as u64;
+        self.stats.rec_detail_buys += buys as u64;
+        self.stats.rec_click_dmi_buys += (buys && dmi) as u64;
     }
 
     /// A search purchase counts as `other_visit` when the user clicked the item in the

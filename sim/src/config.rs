@@ -2,6 +2,7 @@
 //! messiness switches. Every field has a documented default; the resolved config is
 //! written beside the logs it shaped (`logs/_simulation.json`).
 
+use crate::mechanism::Mechanisms;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -211,6 +212,10 @@ pub struct SimConfig {
     pub id_type: IdType,
     pub behaviour: Behaviour,
     pub messiness: Messiness,
+    /// The mechanism knobs, all off by default (and then left out of the written
+    /// config, which stays as it was before the knobs existed).
+    #[serde(default, skip_serializing_if = "Mechanisms::is_off")]
+    pub mechanisms: Mechanisms,
 }
 
 /// Rec exposures one visit shows on average, before search and re-exposure effects.
@@ -245,6 +250,7 @@ impl SimConfig {
             id_type: IdType::Int,
             behaviour,
             messiness: Messiness::default(),
+            mechanisms: Mechanisms::default(),
         }
     }
 
@@ -313,6 +319,6 @@ impl SimConfig {
         if self.behaviour.visits_per_day < 0.0 {
             return Err("behaviour.visits_per_day must not be negative".into());
         }
-        Ok(())
+        self.mechanisms.check()
     }
 }

@@ -16,11 +16,13 @@
 
 mod behaviour;
 mod config;
+pub mod mechanism;
 mod rng;
 mod sink;
 mod world;
 
 pub use config::{Behaviour, IdType, Messiness, Preset, SimConfig};
+pub use mechanism::{Mechanism, Mechanisms};
 pub use sink::{MessCounts, writer_properties};
 
 use crate::sink::{PartWriter, ShardSink, Val, part_name, start_us};
@@ -152,6 +154,18 @@ pub struct Stats {
     pub rec_carts_bought: u64,
     /// Purchases by [`PurchasePath`], in `PurchasePath::ALL` order.
     pub purchases: [u64; 7],
+    /// Feed clicks that opened the detail page of an item not in the cart.
+    #[serde(skip)]
+    pub rec_detail_clicks: u64,
+    /// Feed clicks whose user decided to buy through that click (now, from the cart page
+    /// at the next visit, or an item waiting in the cart): what `truth_p_cvr` predicts.
+    #[serde(skip)]
+    pub rec_click_buys: u64,
+    /// Of those, detail-page feed clicks, and detail-page feed clicks with a D-Mi action.
+    #[serde(skip)]
+    pub rec_detail_buys: u64,
+    #[serde(skip)]
+    pub rec_click_dmi_buys: u64,
 }
 
 impl Stats {
@@ -163,6 +177,10 @@ impl Stats {
         self.rec_click_carts += o.rec_click_carts;
         self.rec_click_wishes += o.rec_click_wishes;
         self.rec_carts_bought += o.rec_carts_bought;
+        self.rec_detail_clicks += o.rec_detail_clicks;
+        self.rec_click_buys += o.rec_click_buys;
+        self.rec_detail_buys += o.rec_detail_buys;
+        self.rec_click_dmi_buys += o.rec_click_dmi_buys;
         for (a, b) in self.purchases.iter_mut().zip(o.purchases) {
             *a += b;
         }
@@ -191,6 +209,16 @@ impl Stats {
     pub fn bought_per_cart(&self) -> f64 {
         Self::ratio(self.rec_carts_bought, self.rec_click_carts)
     }
+    /// Purchase decisions per detail-page feed click with a D-Mi action, and without.
+    pub fn cvr_given_dmi(&self) -> (f64, f64) {
+        let no_dmi_clicks = self.rec_detail_clicks - self.rec_click_dmi;
+        let no_dmi_buys = self.rec_detail_buys - self.rec_click_dmi_buys;
+        (
+            Self::ratio(self.rec_click_dmi_buys, self.rec_click_dmi),
+            Self::ratio(no_dmi_buys, no_dmi_clicks),
+        )
+    }
+
     /// Share of feed-click purchases by path (same_visit, later_visit, other_visit (rec
     /// and search), no_cart).
     pub fn path_share(&self, path: PurchasePath) -> f64 {

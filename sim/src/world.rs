@@ -97,10 +97,14 @@ impl Catalog {
         for item in &mut items {
             item.price_z = (item.price_z - mean) / sd;
         }
+        let weights = zipf_weights(cfg, &items);
         let popularity_cdf = items
             .iter()
-            .scan(0.0, |acc, item| {
-                *acc += item.popularity.exp();
+            .enumerate()
+            .scan(0.0, |acc, (i, item)| {
+                *acc += weights
+                    .as_ref()
+                    .map_or_else(|| item.popularity.exp(), |w| w[i]);
                 Some(*acc)
             })
             .collect();
@@ -127,6 +131,24 @@ impl Catalog {
     pub fn vector(&self, item: usize) -> &[f32] {
         &self.vectors[item * self.dim..(item + 1) * self.dim]
     }
+}
+
+/// The sparsity mechanism: with `mechanisms.item_zipf` = α > 0, the item of popularity
+/// rank r (1 = the most popular) gets feed-candidate weight r^-α instead of
+/// exp(popularity): the same order, a Zipf tail. Popularity itself (its click-logit and
+/// recommender terms) is unchanged. `None` when the knob is off.
+fn zipf_weights(cfg: &SimConfig, items: &[Item]) -> Option<Vec<f64>> {
+    let alpha = cfg.mechanisms.item_zipf;
+    if alpha == 0.0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| items[b].popularity.total_cmp(&items[a].popularity));
+    let mut weights = vec![0.0; items.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        weights[i] = ((rank + 1) as f64).powf(-alpha);
+    }
+    Some(weights)
 }
 
 /// One user.
