@@ -1,4 +1,4 @@
-//! The manifest of a sample partition (spec §6): what built it, from which inputs, with
+//! The manifest of a sample partition: what built it, from which inputs, with
 //! which config, and what came out. Written inside the partition (`_manifest.json`,
 //! swapped in with the data) and to `samples/_manifests/dt=D.json`.
 

@@ -1,5 +1,5 @@
 -- The event stream of one build: every good, deduplicated event of the window, as one
--- table sorted by user and time. The attribution pass (pipeline/src/attribute.rs) reads
+-- table sorted by user and time. The attribution pass (pipeline/src/attribute/) reads
 -- it in this order; `kind` breaks ties at equal timestamps (an exposure before the click
 -- on it, a click before what follows it), then item, exposure and tag make the order
 -- total, so the same input always gives the same stream.

@@ -1,4 +1,4 @@
--- The events the feature stage reads (pipeline/src/features.rs): every good,
+-- The events the feature stage reads (pipeline/src/features/): every good,
 -- deduplicated exposure, click, cart and purchase of the partitions D-H..D (H: the
 -- longest feature window or the cart TTL), with the item's category from the item
 -- snapshot of D and the partition's age in days (D = 0, D-1 = 1, ...).
