@@ -5,7 +5,7 @@ use crate::progress::Bar;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use esmc_schemas::Table;
-use esmc_sim::{IdType, Preset, PurchasePath, RunOptions, SimConfig, SimSummary};
+use esmc_sim::{IdType, Mechanism, Preset, PurchasePath, RunOptions, SimConfig, SimSummary};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -49,6 +49,10 @@ pub struct Args {
     /// Share of event rows followed by a malformed copy.
     #[arg(long, default_value_t = 0.0)]
     malformed_rate: f64,
+    /// Turn a mechanism on over the preset (repeatable): selection_bias, click_transfer,
+    /// sparsity, cart_elsewhere, informative_micro (docs/simulator.md).
+    #[arg(long = "mechanism", value_name = "NAME")]
+    mechanisms: Vec<Mechanism>,
     /// A full world config (TOML, as written to logs/_simulation.json); replaces the
     /// options above except --root, --threads and --overwrite.
     #[arg(long)]
@@ -81,6 +85,9 @@ fn resolve(args: &Args) -> Result<SimConfig> {
     cfg.messiness.late_rate = args.late_rate;
     cfg.messiness.missing_exposure_id_rate = args.missing_exposure_id_rate;
     cfg.messiness.malformed_rate = args.malformed_rate;
+    for &m in &args.mechanisms {
+        cfg = cfg.with(m, true);
+    }
     Ok(cfg)
 }
 
