@@ -7,6 +7,7 @@ mod build;
 mod chart;
 mod compare;
 mod doctor;
+mod import;
 mod progress;
 mod report;
 mod simulate;
@@ -55,6 +56,8 @@ enum Command {
     /// Train and evaluate models over seeds on the same days and features; a table of
     /// mean ± std (markdown, CSV, PNG). Without --root, on a simulated `eleme` world.
     Compare(compare::Args),
+    /// Import a public dataset: taobao (UserBehavior raw logs) or ali-ccp (samples).
+    Import(import::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => train::predict(args, cli.quiet),
         Command::Report(args) => report::run(args, cli.quiet),
         Command::Compare(args) => compare::run(args, cli.quiet),
+        Command::Import(args) => import::run(args, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
