@@ -1,6 +1,6 @@
 //! `esmc simulate`: a seeded world of a shop whose users browse in visits, click, look at
 //! pictures and comments, add to cart or wish list, and buy now or in a later visit. It
-//! writes the raw logs of the warehouse (`shared/spec/semantics.md` §1-2) as
+//! writes the raw logs of the warehouse (`docs/labels.md`, "The warehouse") as
 //! day-partitioned Parquet, and knows the true probabilities behind every exposure.
 //!
 //! ```text
