@@ -17,9 +17,11 @@
 //! thread count are process-global (a run's initial weights must not depend on what
 //! runs beside it), and a run that panics or aborts fails its row, not the command.
 
-mod table;
-mod worker;
-mod world;
+pub(crate) mod paired;
+mod rows;
+pub(crate) mod table;
+pub(crate) mod worker;
+pub(crate) mod world;
 
 use crate::train::{ModelOpts, check_days, resolve_config};
 use anyhow::{Context, Result, bail};
@@ -128,24 +130,24 @@ fn parse_days(s: &str) -> Result<DayRange, String> {
 }
 
 /// What every run of a comparison shares.
-struct Plan {
-    root: PathBuf,
-    models: Vec<ModelKind>,
-    seeds: u64,
-    train: DayRange,
-    test: DayRange,
-    opts: ModelOpts,
-    out: PathBuf,
-    jobs: usize,
+pub(crate) struct Plan {
+    pub root: PathBuf,
+    pub models: Vec<ModelKind>,
+    pub seeds: u64,
+    pub train: DayRange,
+    pub test: DayRange,
+    pub opts: ModelOpts,
+    pub out: PathBuf,
+    pub jobs: usize,
     /// libtorch threads of each run (None: the config's).
-    threads: Option<i32>,
-    allow_provisional: bool,
+    pub threads: Option<i32>,
+    pub allow_provisional: bool,
 }
 
 impl Plan {
     /// The runs in the order they start: seed-major, so that an interrupted comparison
     /// has every model's first seeds.
-    fn runs(&self) -> Vec<(ModelKind, u64)> {
+    pub fn runs(&self) -> Vec<(ModelKind, u64)> {
         (1..=self.seeds)
             .flat_map(|s| self.models.iter().map(move |m| (*m, s)))
             .collect()
@@ -246,7 +248,7 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
         plan.seeds,
         plan.models[0],
     );
-    let md = summary.markdown(&caption);
+    let md = summary.markdown(&caption) + &paired::section(&plan, &runs)?;
     std::fs::write(plan.out.join("compare.md"), &md)?;
     std::fs::write(plan.out.join("compare.csv"), summary.csv())?;
     summary

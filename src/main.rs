@@ -5,6 +5,7 @@
 
 mod build;
 mod chart;
+mod claims;
 mod compare;
 mod doctor;
 mod import;
@@ -57,6 +58,9 @@ enum Command {
     /// mean ± std (markdown, CSV, PNG). Without --root, on a simulated `eleme` world.
     Compare(compare::Args),
     /// Import a public dataset: taobao (UserBehavior raw logs) or ali-ccp (samples).
+    /// Test each claim of the papers in a simulated world with its mechanism and one
+    /// without: paired differences with 95% intervals and a verdict (markdown, CSV).
+    Claims(claims::Args),
     Import(import::Args),
 }
 
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args, cli.quiet),
         Command::Compare(args) => compare::run(args, cli.quiet),
         Command::Import(args) => import::run(args, cli.quiet),
+        Command::Claims(args) => claims::run(args, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

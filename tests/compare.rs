@@ -167,6 +167,8 @@ fn the_table_is_recomputable_from_the_run_files() {
             "ctcvr_log_loss",
             "cvr_bad_auc",
             "cvr_good_auc",
+            "es_cvr_eauc",
+            "es_ctcvr_eauc",
             "samples_per_s",
         ] {
             let xs: Vec<f64> = runs
@@ -197,6 +199,26 @@ fn the_table_is_recomputable_from_the_run_files() {
         .as_f64()
         .unwrap();
     assert!((num(&csv["oracle (true p)"], "cvr_auc_mean") - oracle).abs() < 1e-12);
+    // paired differences to the first model: the mean of the seeds' differences of the
+    // run files' figures, with an interval around it
+    let paired = std::fs::read_to_string(out.join("compare_paired.csv")).unwrap();
+    let mut seen = 0;
+    for line in paired.lines().skip(1) {
+        let c: Vec<&str> = line.split(',').collect();
+        let (model, metric) = (c[0], c[2]);
+        assert_eq!(c[1], "base");
+        let f = |i: usize| c[i].parse::<f64>().unwrap();
+        let seed_diff = |s: u64| {
+            let v = |m: &str| run_file(&out, m, s)["metrics"][metric].as_f64().unwrap();
+            v(model) - v("base")
+        };
+        let want = (seed_diff(1) + seed_diff(2)) / 2.0;
+        assert!((f(3) - want).abs() < 1e-9, "{line}: {want}");
+        assert!(f(4) < f(5), "{line}");
+        seen += 1;
+    }
+    assert_eq!(seen, 4, "{paired}");
+    assert!(md.contains("Paired differences to base"), "{md}");
     // markdown: mean ± std of the three AUCs per model
     let esmc_line = md.lines().find(|l| l.starts_with("| esmc |")).unwrap();
     let cvr = &csv["esmc"];
