@@ -50,10 +50,15 @@ impl Run {
 
 /// The metrics of the table: key in the run files, header. All of them go to the CSV
 /// (mean and std); the markdown shows those of [`MARKDOWN`].
-pub const METRICS: [(&str, &str); 10] = [
+pub const METRICS: [(&str, &str); 15] = [
     ("ctr_auc", "CTR-AUC"),
     ("ctcvr_auc", "CTCVR-AUC"),
     ("cvr_auc", "CVR-AUC"),
+    ("es_cvr_eauc", "CVR E-AUC entire-space"),
+    ("es_cvr_clicked_eauc", "CVR E-AUC clicked"),
+    ("es_ctcvr_eauc", "CTCVR E-AUC"),
+    ("es_cvr_spearman", "CVR Spearman entire-space"),
+    ("es_cvr_calibration", "CVR calib. entire-space"),
     ("ctcvr_gauc", "CTCVR-GAUC"),
     ("ctcvr_log_loss", "CTCVR log loss"),
     ("cvr_log_loss", "CVR log loss"),
@@ -63,9 +68,20 @@ pub const METRICS: [(&str, &str); 10] = [
     ("samples_per_s", "train samples/s"),
 ];
 
-/// Indices into [`METRICS`] of the markdown's columns, in order; the first three with
+/// Indices into [`METRICS`] of the markdown's columns, in order; the first four with
 /// ± std, the gains after them.
-const MARKDOWN: [usize; 8] = [0, 1, 2, 3, 4, 7, 8, 9];
+const MARKDOWN: [usize; 11] = [0, 1, 2, 3, 4, 7, 8, 9, 12, 13, 14];
+/// Columns of the markdown shown with ± std.
+const WITH_STD: usize = 4;
+
+/// The run-file key of the oracle's value of a metric: `oracle_<key>`, and for the
+/// expected AUCs `es_<task>_oracle_eauc`.
+fn oracle_key(key: &str) -> String {
+    match key.strip_suffix("_eauc") {
+        Some(task) if key.starts_with("es_") => format!("{task}_oracle_eauc"),
+        _ => format!("oracle_{key}"),
+    }
+}
 
 /// Metrics whose gain over the first model is reported (RelaImpr, in %).
 pub const GAINS: [(&str, &str); 2] = [("cvr_auc", "CVR gain"), ("ctcvr_auc", "CTCVR gain")];
@@ -171,7 +187,7 @@ pub fn summarise(models: &[ModelKind], runs: &[Run]) -> Summary {
     let oracle_stats: Vec<Option<Stat>> = METRICS
         .iter()
         .map(|(k, _)| {
-            collect(&all, &format!("oracle_{k}")).map(|s| Stat {
+            collect(&all, &oracle_key(k)).map(|s| Stat {
                 mean: s.mean,
                 std: None,
             })
@@ -203,9 +219,17 @@ impl Summary {
     /// The table in markdown, with a caption line under it.
     pub fn markdown(&self, caption: &str) -> String {
         let mut head = vec!["model".to_string(), "runs".into()];
-        head.extend(MARKDOWN[..3].iter().map(|&i| METRICS[i].1.to_string()));
+        head.extend(
+            MARKDOWN[..WITH_STD]
+                .iter()
+                .map(|&i| METRICS[i].1.to_string()),
+        );
         head.extend(GAINS.iter().map(|g| g.1.to_string()));
-        head.extend(MARKDOWN[3..].iter().map(|&i| METRICS[i].1.to_string()));
+        head.extend(
+            MARKDOWN[WITH_STD..]
+                .iter()
+                .map(|&i| METRICS[i].1.to_string()),
+        );
         head.push("status".into());
         let mut out = format!("| {} |\n", head.join(" | "));
         out += &format!(
@@ -230,7 +254,7 @@ impl Summary {
                 },
             ];
             for (j, &i) in MARKDOWN.iter().enumerate() {
-                if j == 3 {
+                if j == WITH_STD {
                     for g in &row.gains {
                         cells.push(match g {
                             None => "-".into(),
@@ -242,9 +266,10 @@ impl Summary {
                 let decimals = match METRICS[i].0 {
                     "samples_per_s" => 0,
                     k if k.ends_with("log_loss") => 5,
+                    k if k.ends_with("calibration") => 3,
                     _ => 4,
                 };
-                cells.push(cell(row.stats[i], j < 3, decimals));
+                cells.push(cell(row.stats[i], j < WITH_STD, decimals));
             }
             cells.push(row.status.replace('|', "/").replace('\n', " "));
             out += &format!("| {} |\n", cells.join(" | "));

@@ -7,6 +7,7 @@
 //!            ▲                 train days: train_files (one epoch each, in order)
 //!            │ "advance N"     test days: predict_files, pooled; train on all but the last
 //!            └──────────────── evaluate(pooled) ─▶ runs/<model>-seed<k>.json
+//!                              pooled rows ─▶ runs/<model>-seed<k>.parquet
 //! a worker that dies without its file (panic, abort): the parent writes it, failed,
 //! with the last line of runs/<model>-seed<k>.log
 //! ```
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Runs every (model, seed) as a worker process, `plan.jobs` at a time, under one
 /// progress bar fed by the workers' `advance N` lines. A worker that dies without
 /// writing its metrics file gets a failed one here.
-pub(super) fn run_all(plan: &Plan, wh: &Warehouse, quiet: bool) -> Result<()> {
+pub(crate) fn run_all(plan: &Plan, wh: &Warehouse, quiet: bool) -> Result<()> {
     let runs = plan.runs();
     // samples each run processes: every train day, each test day scored and all but the
     // last trained
@@ -208,7 +209,7 @@ pub(super) fn worker(args: &Args, spec: &str) -> Result<()> {
         allow_provisional: args.allow_provisional,
     };
     let file = run_file(out, model, seed);
-    match train_and_test(&plan, model) {
+    match train_and_test(&plan, model, &super::rows::rows_file(&file)) {
         Ok(metrics) => write_run(&file, model, seed, &plan, Ok(&metrics)),
         Err(e) => {
             write_run(&file, model, seed, &plan, Err(&format!("{e:#}")))?;
@@ -218,10 +219,13 @@ pub(super) fn worker(args: &Args, spec: &str) -> Result<()> {
 }
 
 /// Trains a fresh model on the train days, then scores the test days test-then-train and
-/// evaluates the pooled predictions. Returns Evaluation::flat plus the training speed.
+/// evaluates the pooled predictions, which go to `rows` (for the paired intervals).
+/// Returns Evaluation::flat plus the training speed and, for the ESMC family, the tower
+/// gap after the last day learnt.
 fn train_and_test(
     plan: &Plan,
     model: ModelKind,
+    rows: &Path,
 ) -> Result<serde_json::Map<String, serde_json::Value>> {
     let wh = Warehouse::new(&plan.root);
     let (cfg, features) = resolve_config(model, &plan.opts)?;
@@ -254,11 +258,15 @@ fn train_and_test(
             learn(&mut trainer, day, &files)?;
         }
     }
+    super::rows::write(rows, &pooled)?;
     let mut out: serde_json::Map<String, serde_json::Value> = evaluate(&pooled)
         .flat()
         .into_iter()
         .map(|(k, v)| (k, v.into()))
         .collect();
+    if let Some(gap) = trainer.model.tower_gap() {
+        out.insert("tower_gap".into(), gap.into());
+    }
     out.insert("train_samples".into(), samples.into());
     out.insert("train_seconds".into(), seconds.into());
     out.insert(

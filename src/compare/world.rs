@@ -23,30 +23,49 @@ pub const DAYS: u32 = 10;
 pub const TRAIN_DAYS: u64 = 6;
 pub const SEED: u64 = 42;
 
-/// Where the default world lives: $ESMC_CACHE/compare-world, else
-/// ~/.cache/esmc/compare-world, else a directory under the system's temp dir.
-fn world_dir() -> PathBuf {
-    let cache = std::env::var_os("ESMC_CACHE")
+/// esmc's cache: $ESMC_CACHE, else ~/.cache/esmc, else the system's temp dir.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("ESMC_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/esmc")))
-        .unwrap_or_else(std::env::temp_dir);
-    cache.join("compare-world")
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// Where the default world lives: <cache>/compare-world.
+fn world_dir() -> PathBuf {
+    cache_dir().join("compare-world")
 }
 
 /// The default world's root and its train and test days, simulated and built if the
 /// cache does not hold them yet.
 pub fn default_world(quiet: bool) -> Result<(PathBuf, DayRange, DayRange)> {
     let cfg = SimConfig::sized(Preset::Eleme, EXPOSURES_PER_DAY, DAYS, SEED);
+    eprintln!(
+        "default world: `eleme`, {EXPOSURES_PER_DAY} rec exposures a day, {DAYS} days, seed {SEED}"
+    );
+    let (train, test) = prepare(&cfg, &world_dir(), TRAIN_DAYS, quiet)?;
+    Ok((world_dir(), train, test))
+}
+
+/// Simulates `cfg` into `root` and builds the samples of its first `train_days` days and
+/// of the test day after them, unless `root` already holds exactly that (a marker file
+/// records the sim config and the built days; a mismatch rebuilds from scratch). The
+/// config must simulate at least 3 days past the test day, so that the test day is mature.
+pub fn prepare(
+    cfg: &SimConfig,
+    root: &std::path::Path,
+    train_days: u64,
+    quiet: bool,
+) -> Result<(DayRange, DayRange)> {
     let train = DayRange {
         first: cfg.start,
-        last: cfg.start + chrono::Days::new(TRAIN_DAYS - 1),
+        last: cfg.start + chrono::Days::new(train_days - 1),
     };
-    let test_day = cfg.start + chrono::Days::new(TRAIN_DAYS);
+    let test_day = cfg.start + chrono::Days::new(train_days);
     let test = DayRange {
         first: test_day,
         last: test_day,
     };
-    let root = world_dir();
     let marker = root.join("_compare_world.json");
     let want = serde_json::json!({
         "sim": cfg,
@@ -58,30 +77,29 @@ pub fn default_world(quiet: bool) -> Result<(PathBuf, DayRange, DayRange)> {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
     if have.as_ref() == Some(&want) {
-        eprintln!("default world: {} (cached)", root.display());
-        return Ok((root, train, test));
+        eprintln!("world {} (cached)", root.display());
+        return Ok((train, test));
     }
     eprintln!(
-        "default world: simulating `eleme` ({EXPOSURES_PER_DAY} rec exposures a day, {DAYS} days, \
-         seed {SEED}) and building its samples into {}",
+        "world {}: simulating and building its samples",
         root.display()
     );
     if root.exists() {
-        std::fs::remove_dir_all(&root)
+        std::fs::remove_dir_all(root)
             .with_context(|| format!("cannot clear {}", root.display()))?;
     }
-    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    std::fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
     let bar = crate::progress::Bar::new("simulate", "users", quiet);
     esmc_sim::simulate(
-        &cfg,
-        &root,
+        cfg,
+        root,
         RunOptions {
             threads: 0,
             overwrite: true,
         },
         &bar,
     )?;
-    let builder = Builder::new(&root, BuildConfig::default(), BuildOptions::default());
+    let builder = Builder::new(root, BuildConfig::default(), BuildOptions::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -91,5 +109,5 @@ pub fn default_world(quiet: bool) -> Result<(PathBuf, DayRange, DayRange)> {
     }
     stages.finish();
     std::fs::write(&marker, serde_json::to_string_pretty(&want)?)?;
-    Ok((root, train, test))
+    Ok((train, test))
 }
