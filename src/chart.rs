@@ -1,36 +1,48 @@
-//! Per-day line charts as PNG: one or more panels side by side, sharing a title and a
-//! legend, drawn on the hand-written [`canvas`] with its built-in [`font`].
+//! The report's and compare's charts as SVG, drawn with `plotters` (its SVG backend only:
+//! text is written as SVG `<text>` and laid out by the viewer, so no font file is read).
+//! Per-day line charts live in [`line`], per-category bar charts in [`bar`]; this file
+//! holds what both share: the colours, the page (title, panels side by side, one legend
+//! below them) and the y ticks.
 //!
 //! ```text
 //!   ┌──────────────── title ────────────────┐
-//!   │ panel title   │ panel title   │ ...    │   each panel: y ticks + grid, x ticks at
-//!   │ y ┤  ╱╲__     │               │        │   days (MM-DD), one line per series,
-//!   │   └──┬──┬──   │               │        │   dashed series (oracles), reference lines
+//!   │ panel title   │ panel title   │ ...    │   each panel: a framed plot area, y ticks
+//!   │ y ┤  ╱╲__     │               │        │   and grid lines, x ticks, the series
+//!   │   └──┬──┬──   │               │        │
 //!   │  ── run a  ── run b  - - run a oracle  │   legend (one entry per distinct label)
 //!   └────────────────────────────────────────┘
 //! ```
 
-mod canvas;
-mod font;
+mod bar;
+mod line;
 
-use canvas::{Align, Canvas, Rgb};
-use chrono::NaiveDate;
-use std::path::Path;
+pub use bar::{BarFigure, BarPanel};
+pub use line::{Figure, Panel, Series};
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// A colour of the charts.
+pub type Rgb = RGBColor;
 
 /// Colours given to runs in order (Tableau 10).
 const PALETTE: [Rgb; 8] = [
-    Rgb(31, 119, 180),
-    Rgb(255, 127, 14),
-    Rgb(44, 160, 44),
-    Rgb(214, 39, 40),
-    Rgb(148, 103, 189),
-    Rgb(140, 86, 75),
-    Rgb(227, 119, 194),
-    Rgb(23, 190, 207),
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
 ];
-const GREY: Rgb = Rgb(128, 128, 128);
-const GRID: Rgb = Rgb(232, 232, 232);
-const AXIS: Rgb = Rgb(64, 64, 64);
+const GREY: Rgb = RGBColor(128, 128, 128);
+const GRID: Rgb = RGBColor(232, 232, 232);
+const AXIS: Rgb = RGBColor(64, 64, 64);
 
 /// The colour of the `i`-th run.
 pub fn run_colour(i: usize) -> Rgb {
@@ -40,124 +52,77 @@ pub fn run_colour(i: usize) -> Rgb {
 /// The colour of the `i`-th bar category: the run colours, then olive and navy, then the
 /// run colours darkened (bar charts have more categories than line charts have runs).
 pub fn category_colour(i: usize) -> Rgb {
-    const EXTRA: [Rgb; 2] = [Rgb(188, 189, 34), Rgb(0, 0, 128)];
+    const EXTRA: [Rgb; 2] = [RGBColor(188, 189, 34), RGBColor(0, 0, 128)];
     let n = PALETTE.len() + EXTRA.len();
     let base = match i % n {
         j if j < PALETTE.len() => PALETTE[j],
         j => EXTRA[j - PALETTE.len()],
     };
-    base.mix(Rgb::BLACK, (0.4 * (i / n) as f64).min(0.8))
+    mix(base, BLACK, (0.4 * (i / n) as f64).min(0.8))
 }
 
 /// The colour of an oracle line of the `i`-th run: the run's colour, greyed.
 pub fn oracle_colour(i: usize) -> Rgb {
-    run_colour(i).mix(GREY, 0.5)
+    mix(run_colour(i), GREY, 0.5)
 }
 
-/// One line: a value per day, `None` where the day has none (the line breaks there).
-pub struct Series {
-    pub label: String,
-    pub colour: Rgb,
-    pub dashed: bool,
-    pub points: Vec<(NaiveDate, Option<f64>)>,
+/// `a` moved a fraction `t` of the way towards `b`.
+fn mix(a: Rgb, b: Rgb, t: f64) -> Rgb {
+    let m = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t).round() as u8;
+    RGBColor(m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
 }
 
-/// One plot area.
-pub struct Panel {
-    pub title: String,
-    pub series: Vec<Series>,
-    /// Horizontal reference lines (e.g. calibration 1.0), drawn grey and dashed.
-    pub reference: Vec<f64>,
-}
-
-/// Panels side by side under one title, with one legend below them.
-pub struct Figure {
-    pub title: String,
-    pub panels: Vec<Panel>,
-    /// Size of one panel (with its axes and labels) in pixels.
-    pub panel_size: (usize, usize),
-}
-
+/// Height of the figure's title band, pixels.
 const TITLE_H: usize = 36;
+/// Height of one legend row, pixels.
 const LEGEND_ROW_H: usize = 18;
-const MARGIN_LEFT: usize = 64;
-const MARGIN_RIGHT: usize = 20;
-const MARGIN_TOP: usize = 28;
-const MARGIN_BOTTOM: usize = 30;
+/// Width of a panel's y labels (left of the plot area), pixels.
+const Y_LABEL_W: u32 = 64;
+/// Room right of a panel's plot area, pixels.
+const MARGIN_RIGHT: u32 = 20;
+/// Height of a panel's x labels and caption (below the plot area), pixels.
+const X_LABEL_H: u32 = 34;
+/// Font sizes in plotters' units (an SVG font-size of the value / 1.24): the figure's
+/// title, a panel's title, labels (ticks, axis captions, legend, notes).
+const TITLE_PX: f64 = 24.0;
+const CAPTION_PX: f64 = 16.0;
+const LABEL_PX: f64 = 14.0;
+/// Estimated width of one character of a label, pixels.
+const CHAR_W: usize = 7;
 
-impl Figure {
-    /// Draws the figure; its size is `panels × panel width` by `panel height` plus the
-    /// title and the legend rows.
-    pub fn render(&self) -> Canvas {
-        let (pw, ph) = self.panel_size;
-        let width = pw * self.panels.len().max(1);
-        let legend = self.legend_entries();
-        let rows = legend_rows(&legend, width);
-        let height = TITLE_H + ph + rows.len() * LEGEND_ROW_H + 10;
-        let mut c = Canvas::new(width, height, Rgb::WHITE);
-        c.text(
-            width as i64 / 2,
-            10,
-            &self.title,
-            2,
-            Align::Center,
-            Rgb::BLACK,
-        );
-        for (i, panel) in self.panels.iter().enumerate() {
-            draw_panel(&mut c, panel, (i * pw) as i64, TITLE_H as i64, pw, ph);
-        }
-        let mut y = (TITLE_H + ph) as i64;
-        for row in rows {
-            let row_w: usize = row.iter().map(|e| legend_entry_width(e)).sum();
-            let mut x = (width as i64 - row_w as i64) / 2;
-            for e in row {
-                let mid = y as f64 + 4.5;
-                let dash = e.dashed.then_some((6.0, 4.0));
-                c.polyline(
-                    &[(x as f64, mid), (x as f64 + 28.0, mid)],
-                    2.0,
-                    e.colour,
-                    dash,
-                );
-                c.text(x + 34, y + 1, &e.label, 1, Align::Left, Rgb::BLACK);
-                x += legend_entry_width(e) as i64;
-            }
-            y += LEGEND_ROW_H as i64;
-        }
-        c
-    }
+/// A drawing area of the SVG page.
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+/// What drawing on the SVG page returns.
+type Drawn = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
-    /// Renders the figure into a PNG file.
-    pub fn save_png(&self, path: &Path) -> std::io::Result<()> {
-        self.render().save_png(path)
-    }
-
-    /// One entry per distinct (label, colour, dash), in order of first appearance.
-    fn legend_entries(&self) -> Vec<LegendEntry> {
-        let mut out: Vec<LegendEntry> = Vec::new();
-        for s in self.panels.iter().flat_map(|p| &p.series) {
-            let e = LegendEntry {
-                label: s.label.clone(),
-                colour: s.colour,
-                dashed: s.dashed,
-            };
-            if !out.contains(&e) && s.points.iter().any(|p| p.1.is_some()) {
-                out.push(e);
-            }
-        }
-        out
-    }
+/// A sans-serif text style of `size` pixels in `colour`, anchored at `h`/`v`.
+fn text(size: f64, colour: Rgb, h: HPos, v: VPos) -> TextStyle<'static> {
+    ("sans-serif", size)
+        .into_font()
+        .color(&colour)
+        .pos(Pos::new(h, v))
 }
 
+/// How a legend entry marks its series.
+#[derive(Clone, Copy, PartialEq)]
+enum Mark {
+    Line,
+    Dashed,
+    Square,
+}
+
+/// One entry of a figure's legend.
 #[derive(PartialEq)]
 struct LegendEntry {
     label: String,
     colour: Rgb,
-    dashed: bool,
+    mark: Mark,
 }
 
-fn legend_entry_width(e: &LegendEntry) -> usize {
-    34 + Canvas::text_width(&e.label, 1) + 24
+impl LegendEntry {
+    fn width(&self) -> usize {
+        34 + CHAR_W * self.label.chars().count() + 24
+    }
 }
 
 /// Splits the legend into rows that fit `width`.
@@ -165,7 +130,7 @@ fn legend_rows(entries: &[LegendEntry], width: usize) -> Vec<Vec<&LegendEntry>> 
     let mut rows: Vec<Vec<&LegendEntry>> = Vec::new();
     let mut used = usize::MAX;
     for e in entries {
-        let w = legend_entry_width(e);
+        let w = e.width();
         if used.saturating_add(w) > width.saturating_sub(20) {
             rows.push(Vec::new());
             used = 0;
@@ -176,137 +141,69 @@ fn legend_rows(entries: &[LegendEntry], width: usize) -> Vec<Vec<&LegendEntry>> 
     rows
 }
 
-/// Draws `panel` into the box at (`x0`, `y0`) of `w × h` pixels.
-fn draw_panel(c: &mut Canvas, panel: &Panel, x0: i64, y0: i64, w: usize, h: usize) {
-    let (left, top) = (x0 + MARGIN_LEFT as i64, y0 + MARGIN_TOP as i64);
-    let (right, bottom) = (
-        x0 + (w - MARGIN_RIGHT) as i64,
-        y0 + (h - MARGIN_BOTTOM) as i64,
-    );
-    c.text(
-        (left + right) / 2,
-        y0 + 8,
-        &panel.title,
-        1,
-        Align::Center,
-        Rgb::BLACK,
-    );
-
-    let days: Vec<NaiveDate> = {
-        let mut d: Vec<NaiveDate> = panel
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0))
-            .collect();
-        d.sort();
-        d.dedup();
-        d
-    };
-    let values: Vec<f64> = panel
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().filter_map(|p| p.1))
-        .filter(|v| v.is_finite())
-        .collect();
-    if days.is_empty() || values.is_empty() {
-        empty_panel(c, (left, top, right, bottom), "no evaluated days");
-        return;
-    }
-
-    // y: nice ticks over the values and reference lines, padded by 5 %.
-    let (lo, hi) = values
-        .iter()
-        .chain(&panel.reference)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
-    let pad = if hi > lo {
-        (hi - lo) * 0.05
-    } else {
-        (lo.abs() * 0.05).max(1e-3)
-    };
-    let ticks = nice_ticks(lo - pad, hi + pad, ((bottom - top) / 50).max(2) as usize);
-    let (ylo, yhi) = (lo - pad, hi + pad);
-    let y_of = |v: f64| bottom as f64 - (v - ylo) / (yhi - ylo) * (bottom - top) as f64;
-
-    // x: days, from the first to the last (a single day sits in the middle).
-    let (first, last) = (days[0], days[days.len() - 1]);
-    let span = (last - first).num_days().max(1) as f64;
-    let inset = 12.0;
-    let x_of = |d: NaiveDate| {
-        let frac = if first == last {
-            0.5
-        } else {
-            (d - first).num_days() as f64 / span
-        };
-        left as f64 + inset + frac * ((right - left) as f64 - 2.0 * inset)
-    };
-
-    for &v in &ticks.values {
-        let y = y_of(v).round() as i64;
-        c.fill_rect(left + 1, y, right, y + 1, GRID);
-        c.fill_rect(left - 4, y, left, y + 1, AXIS);
-        let label = format!("{v:.*}", ticks.decimals);
-        c.text(left - 7, y - 4, &label, 1, Align::Right, AXIS);
-    }
-    let one_year = first.format("%Y").to_string() == last.format("%Y").to_string();
-    let fmt = if one_year { "%m-%d" } else { "%Y-%m-%d" };
-    let label_w = Canvas::text_width(&first.format(fmt).to_string(), 1) as i64 + 12;
-    let max_labels = ((right - left) / label_w).max(1);
-    let step = ((span as i64 + 1) + max_labels - 1) / max_labels;
-    let mut d = first;
-    while d <= last {
-        let x = x_of(d).round() as i64;
-        c.fill_rect(x, bottom + 1, x + 1, bottom + 5, AXIS);
-        c.text(
-            x,
-            bottom + 8,
-            &d.format(fmt).to_string(),
-            1,
-            Align::Center,
-            AXIS,
-        );
-        d += chrono::Duration::days(step.max(1));
-    }
-    let caption = if one_year {
-        format!("dt ({})", first.format("%Y"))
-    } else {
-        "dt".into()
-    };
-    c.text(right, bottom + 20, &caption, 1, Align::Right, GREY);
-    c.stroke_rect(left, top, right, bottom, AXIS);
-
-    for &r in &panel.reference {
-        let y = y_of(r);
-        c.polyline(
-            &[(left as f64, y), (right as f64, y)],
-            1.0,
-            GREY,
-            Some((4.0, 4.0)),
-        );
-    }
-    for s in &panel.series {
-        let dash = s.dashed.then_some((6.0, 4.0));
-        let mut run: Vec<(f64, f64)> = Vec::new();
-        let points = s
-            .points
-            .iter()
-            .map(|&(d, v)| v.filter(|v| v.is_finite()).map(|v| (x_of(d), y_of(v))));
-        for p in points.chain(std::iter::once(None)) {
-            match p {
-                Some(p) => run.push(p),
-                None => {
-                    c.polyline(&run, 2.0, s.colour, dash);
-                    if !s.dashed {
-                        run.iter().for_each(|&p| c.dot(p, 3.0, s.colour));
-                    } else if run.len() == 1 {
-                        c.dot(run[0], 2.0, s.colour);
-                    }
-                    run.clear();
-                }
+/// Draws a page of `panels` panels of `panel_size` pixels under `title`, with `legend`
+/// below them (the page's size is `panels × panel width` by `panel height` plus the
+/// title and the legend rows); `draw` draws the `i`-th panel into its area.
+fn page(
+    title: &str,
+    panels: usize,
+    (pw, ph): (usize, usize),
+    legend: &[LegendEntry],
+    draw: impl Fn(usize, &Area) -> Drawn,
+) -> std::io::Result<String> {
+    let width = pw * panels.max(1);
+    let rows = legend_rows(legend, width);
+    let height = TITLE_H + ph + rows.len() * LEGEND_ROW_H + 10;
+    let mut svg = String::new();
+    let mut drawn = || -> Drawn {
+        let root =
+            SVGBackend::with_string(&mut svg, (width as u32, height as u32)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (top, rest) = root.split_vertically(TITLE_H as u32);
+        let (middle, bottom) = rest.split_vertically(ph as u32);
+        let style = text(TITLE_PX, BLACK, HPos::Center, VPos::Top);
+        top.draw(&Text::new(title, (width as i32 / 2, 8), style))?;
+        for (i, area) in middle.split_evenly((1, panels.max(1))).iter().enumerate() {
+            if i < panels {
+                draw(i, area)?;
             }
         }
+        draw_legend(&bottom, &rows, width)?;
+        root.present()
+    };
+    drawn().map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(svg)
+}
+
+/// The legend rows, each centred, an entry's mark left of its label.
+fn draw_legend(area: &Area, rows: &[Vec<&LegendEntry>], width: usize) -> Drawn {
+    for (r, row) in rows.iter().enumerate() {
+        let row_w: usize = row.iter().map(|e| e.width()).sum();
+        let mut x = (width as i32 - row_w as i32) / 2;
+        let y = (r * LEGEND_ROW_H) as i32 + 9;
+        for e in row {
+            match e.mark {
+                Mark::Line => area.draw(&PathElement::new(
+                    [(x, y), (x + 28, y)],
+                    e.colour.stroke_width(2),
+                ))?,
+                Mark::Dashed => area.draw(&DashedPathElement::new(
+                    [(x, y), (x + 28, y)],
+                    6,
+                    4,
+                    e.colour.stroke_width(2),
+                ))?,
+                Mark::Square => area.draw(&Rectangle::new(
+                    [(x + 8, y - 5), (x + 20, y + 5)],
+                    e.colour.filled(),
+                ))?,
+            }
+            let style = text(LABEL_PX, BLACK, HPos::Left, VPos::Center);
+            area.draw(&Text::new(e.label.clone(), (x + 34, y), style))?;
+            x += e.width() as i32;
+        }
     }
+    Ok(())
 }
 
 /// Axis ticks at a round step (1, 2 or 5 × 10^k).
@@ -316,13 +213,6 @@ struct Ticks {
 }
 
 /// About `target` ticks inside `lo..=hi`.
-/// A framed panel with nothing to plot but a grey note in its middle.
-fn empty_panel(c: &mut Canvas, (left, top, right, bottom): (i64, i64, i64, i64), msg: &str) {
-    c.stroke_rect(left, top, right, bottom, AXIS);
-    let (x, y) = ((left + right) / 2, (top + bottom) / 2 - 4);
-    c.text(x, y, msg, 1, Align::Center, GREY);
-}
-
 fn nice_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
     let raw = (hi - lo) / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -343,189 +233,90 @@ fn nice_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
     Ticks { values, decimals }
 }
 
-/// A bar chart of per-category means with error bars: one panel per metric, one bar per
-/// category (run, model) in the category's colour, whiskers at mean ± error, grey dashed
-/// reference lines (e.g. the oracle ceiling), one legend of the categories below.
-///
-/// ```text
-///   ┌────────────── title ──────────────┐
-///   │ CTR-AUC       │ CVR-AUC       │    │   y ticks over the means ± errors and the
-///   │  ┬ ┬          │- - - - - - - -│    │   references (the axis need not start at 0),
-///   │ █│█│█ ┬       │ █ ┬           │    │   a bar rises from the axis' lower end
-///   │ █ █ █ █       │ █ █ █         │    │
-///   │  ■ base  ■ esmm  ■ esmc ...        │
-///   └────────────────────────────────────┘
-/// ```
-pub struct BarFigure {
-    pub title: String,
-    /// Categories in order, with their colours; every panel has one bar per category.
-    pub categories: Vec<(String, Rgb)>,
-    pub panels: Vec<BarPanel>,
-    /// Size of one panel (with its axes and labels) in pixels.
-    pub panel_size: (usize, usize),
+/// A linear axis with the ticks given (plotters' `WithKeyPoints` over f64 has no default
+/// label format, which its mesh requires).
+struct Axis {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
 }
 
-/// One metric: `(mean, error)` per category (`None`: no bar, e.g. a failed model).
-pub struct BarPanel {
-    pub title: String,
-    pub bars: Vec<Option<(f64, f64)>>,
-    /// Horizontal reference lines, drawn grey and dashed.
-    pub reference: Vec<f64>,
-}
-
-impl BarFigure {
-    /// Draws the figure: `panels × panel width` by `panel height` plus title and legend.
-    pub fn render(&self) -> Canvas {
-        let (pw, ph) = self.panel_size;
-        let width = pw * self.panels.len().max(1);
-        let legend: Vec<LegendEntry> = self
-            .categories
-            .iter()
-            .map(|(label, colour)| LegendEntry {
-                label: label.clone(),
-                colour: *colour,
-                dashed: false,
-            })
-            .collect();
-        let rows = legend_rows(&legend, width);
-        let height = TITLE_H + ph + rows.len() * LEGEND_ROW_H + 10;
-        let mut c = Canvas::new(width, height, Rgb::WHITE);
-        c.text(
-            width as i64 / 2,
-            10,
-            &self.title,
-            2,
-            Align::Center,
-            Rgb::BLACK,
-        );
-        for (i, panel) in self.panels.iter().enumerate() {
-            let colours: Vec<Rgb> = self.categories.iter().map(|c| c.1).collect();
-            draw_bar_panel(
-                &mut c,
-                panel,
-                &colours,
-                (i * pw) as i64,
-                TITLE_H as i64,
-                pw,
-                ph,
-            );
+impl Axis {
+    fn new(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Self {
+        Axis {
+            inner: range.into(),
+            ticks,
         }
-        let mut y = (TITLE_H + ph) as i64;
-        for row in rows {
-            let row_w: usize = row.iter().map(|e| legend_entry_width(e)).sum();
-            let mut x = (width as i64 - row_w as i64) / 2;
-            for e in row {
-                c.fill_rect(x + 8, y, x + 20, y + 10, e.colour);
-                c.text(x + 34, y + 1, &e.label, 1, Align::Left, Rgb::BLACK);
-                x += legend_entry_width(e) as i64;
-            }
-            y += LEGEND_ROW_H as i64;
-        }
-        c
-    }
-
-    /// Renders the figure into a PNG file.
-    pub fn save_png(&self, path: &Path) -> std::io::Result<()> {
-        self.render().save_png(path)
     }
 }
 
-/// Draws a bar panel into the box at (`x0`, `y0`) of `w × h` pixels.
-fn draw_bar_panel(
-    c: &mut Canvas,
-    panel: &BarPanel,
-    colours: &[Rgb],
-    x0: i64,
-    y0: i64,
-    w: usize,
-    h: usize,
-) {
-    let (left, top) = (x0 + MARGIN_LEFT as i64, y0 + MARGIN_TOP as i64);
-    let (right, bottom) = (
-        x0 + (w - MARGIN_RIGHT) as i64,
-        y0 + (h - MARGIN_BOTTOM) as i64,
-    );
-    c.text(
-        (left + right) / 2,
-        y0 + 8,
-        &panel.title,
-        1,
-        Align::Center,
-        Rgb::BLACK,
-    );
-    let finite = |v: &f64| v.is_finite();
-    let values: Vec<f64> = panel
-        .bars
-        .iter()
-        .flatten()
-        .flat_map(|&(m, e)| {
-            let e = if e.is_finite() { e } else { 0.0 };
-            [m - e, m + e]
-        })
-        .chain(panel.reference.iter().copied())
-        .filter(finite)
-        .collect();
-    if values.is_empty() {
-        empty_panel(c, (left, top, right, bottom), "no values");
-        return;
+impl Ranged for Axis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
     }
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
-    // room below the lowest bar so that every bar shows, and above the highest whisker
-    let pad = if hi > lo {
-        (hi - lo) * 0.15
+
+    /// The ticks as bold points (labelled, with grid lines); no light points.
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// A panel's chart builder: its title above, y labels left, x labels below.
+fn panel_builder<'a, 'b>(area: &'a Area<'b>, title: &str) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(area);
+    b.caption(title, text(CAPTION_PX, BLACK, HPos::Center, VPos::Top))
+        .margin_top(4)
+        .margin_right(MARGIN_RIGHT)
+        .x_label_area_size(X_LABEL_H)
+        .y_label_area_size(Y_LABEL_W);
+    b
+}
+
+/// The frame around a chart's plot area.
+fn frame<X, Y>(chart: &ChartContext<SVGBackend, Cartesian2d<X, Y>>) -> Drawn
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let (x, y) = (chart.x_range(), chart.y_range());
+    let corners = [(x.start, y.start), (x.end, y.end)];
+    chart
+        .plotting_area()
+        .draw(&Rectangle::new(corners, AXIS.stroke_width(1)))
+}
+
+/// A framed panel with nothing to plot but a grey note in its middle.
+fn empty_panel(mut builder: ChartBuilder<SVGBackend>, note: &str) -> Drawn {
+    let chart = builder.build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
+    frame(&chart)?;
+    let style = text(LABEL_PX, GREY, HPos::Center, VPos::Center);
+    chart
+        .plotting_area()
+        .draw(&Text::new(note.to_string(), (0.5, 0.5), style))
+}
+
+/// The y range of a panel: `lo..hi` widened by `below` and `above` times its span (a
+/// span of zero: by 5 % of the value below, at least 0.001, and in proportion above),
+/// and its ticks for a panel of `height` pixels.
+fn y_axis(lo: f64, hi: f64, below: f64, above: f64, height: u32) -> (f64, f64, Ticks) {
+    let (ylo, yhi) = if hi > lo {
+        (lo - (hi - lo) * below, hi + (hi - lo) * above)
     } else {
-        (lo.abs() * 0.05).max(1e-3)
+        let pad = (lo.abs() * 0.05).max(1e-3);
+        (lo - pad, hi + pad * above / below)
     };
-    let (ylo, yhi) = (lo - pad, hi + pad * 0.5);
-    let ticks = nice_ticks(ylo, yhi, ((bottom - top) / 50).max(2) as usize);
-    let y_of = |v: f64| bottom as f64 - (v - ylo) / (yhi - ylo) * (bottom - top) as f64;
-    for &v in &ticks.values {
-        let y = y_of(v).round() as i64;
-        c.fill_rect(left + 1, y, right, y + 1, GRID);
-        c.fill_rect(left - 4, y, left, y + 1, AXIS);
-        let label = format!("{v:.*}", ticks.decimals);
-        c.text(left - 7, y - 4, &label, 1, Align::Right, AXIS);
-    }
-    let n = panel.bars.len().max(1) as f64;
-    let slot = (right - left) as f64 / n;
-    let bar_w = (slot * 0.7).max(1.0);
-    for (i, bar) in panel.bars.iter().enumerate() {
-        let Some((mean, err)) = *bar else { continue };
-        if !mean.is_finite() {
-            continue;
-        }
-        let colour = colours
-            .get(i)
-            .copied()
-            .unwrap_or_else(|| category_colour(i));
-        let cx = left as f64 + slot * (i as f64 + 0.5);
-        let (bx0, bx1) = (
-            (cx - bar_w / 2.0).round() as i64,
-            (cx + bar_w / 2.0).round() as i64,
-        );
-        c.fill_rect(bx0, y_of(mean).round() as i64, bx1, bottom, colour);
-        if err.is_finite() && err > 0.0 {
-            let (ya, yb) = (y_of(mean - err), y_of(mean + err));
-            let cap = (bar_w / 4.0).max(2.0);
-            c.line((cx, ya), (cx, yb), 1.5, Rgb::BLACK);
-            c.line((cx - cap, ya), (cx + cap, ya), 1.5, Rgb::BLACK);
-            c.line((cx - cap, yb), (cx + cap, yb), 1.5, Rgb::BLACK);
-        }
-    }
-    for &r in panel.reference.iter().filter(|v| v.is_finite()) {
-        let y = y_of(r);
-        c.polyline(
-            &[(left as f64, y), (right as f64, y)],
-            1.5,
-            GREY,
-            Some((6.0, 4.0)),
-        );
-    }
-    c.stroke_rect(left, top, right, bottom, AXIS);
+    let target = (height.saturating_sub(X_LABEL_H + 30) / 50).max(2) as usize;
+    (ylo, yhi, nice_ticks(ylo, yhi, target))
 }
 
 #[cfg(test)]
@@ -547,48 +338,25 @@ mod tests {
     }
 
     #[test]
-    fn figure_size_is_panels_wide_plus_title_and_legend() {
-        let day = |d| NaiveDate::from_ymd_opt(2025, 1, d).unwrap();
-        let series = |label: &str, dashed| Series {
-            label: label.into(),
-            colour: run_colour(0),
-            dashed,
-            points: vec![(day(1), None), (day(2), Some(0.7)), (day(3), Some(0.72))],
-        };
-        let fig = Figure {
-            title: "CVR-AUC".into(),
-            panels: vec![Panel {
-                title: "cvr".into(),
-                series: vec![series("a", false), series("a oracle", true)],
-                reference: vec![],
-            }],
-            panel_size: (600, 300),
-        };
-        let c = fig.render();
-        assert_eq!(
-            (c.width(), c.height()),
-            (600, TITLE_H + 300 + LEGEND_ROW_H + 10)
-        );
+    fn colours_of_runs_oracles_and_categories() {
+        assert_eq!(run_colour(0), RGBColor(31, 119, 180));
+        assert_eq!(run_colour(8), run_colour(0));
+        assert_eq!(oracle_colour(0), RGBColor(80, 124, 154));
+        assert_eq!(category_colour(8), RGBColor(188, 189, 34));
+        // past the ten base colours: the same colours, darkened
+        assert_eq!(category_colour(10), RGBColor(19, 71, 108));
     }
 
     #[test]
-    fn bar_figure_draws_bars_whiskers_and_legend() {
-        let fig = BarFigure {
-            title: "AUC".into(),
-            categories: vec![("a".into(), run_colour(0)), ("b".into(), run_colour(1))],
-            panels: vec![BarPanel {
-                title: "CVR-AUC".into(),
-                bars: vec![Some((0.70, 0.01)), None],
-                reference: vec![0.75],
-            }],
-            panel_size: (300, 240),
+    fn legend_rows_wrap_at_the_page_width() {
+        let entry = |label: &str| LegendEntry {
+            label: label.into(),
+            colour: run_colour(0),
+            mark: Mark::Line,
         };
-        let c = fig.render();
-        assert_eq!(
-            (c.width(), c.height()),
-            (300, TITLE_H + 240 + LEGEND_ROW_H + 10)
-        );
-        let png = c.to_png();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let entries: Vec<LegendEntry> = (0..6).map(|i| entry(&format!("run {i}"))).collect();
+        // each entry is 34 + 5 * 7 + 24 = 93 pixels wide; 300 - 20 fits three
+        let rows = legend_rows(&entries, 300);
+        assert_eq!(rows.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3]);
     }
 }

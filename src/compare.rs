@@ -1,7 +1,7 @@
 //! `esmc compare`: the papers' experiments as one command. Every (model, seed) run learns
 //! the same days with the same features, incrementally (one epoch per day, in order), is
 //! scored on the test days, and the runs are summarised as a table (mean ± std over
-//! seeds) in markdown, CSV and a PNG bar chart.
+//! seeds) in markdown, CSV and an SVG bar chart.
 //!
 //! ```text
 //! --root W, or the default eleme world (simulated and built once into the cache)
@@ -10,7 +10,7 @@
 //!        ─ each test day: predict it (out of sample), then train on it unless it is the
 //!          last ─ evaluate the pooled test predictions
 //!        └─▶ DIR/runs/<model>-seed<k>.json (Evaluation::flat + samples/s, or the error)
-//!   └─ table::summarise(the run files) ─▶ DIR/compare.{md,csv,png}, stdout
+//!   └─ table::summarise(the run files) ─▶ DIR/compare.{md,csv,svg}, stdout
 //! ```
 //!
 //! A run is a process so that runs cannot disturb each other: libtorch's generator and
@@ -256,10 +256,10 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
             "AUC by model: mean +/- std over {} seeds, dashed: oracle",
             plan.seeds
         ))
-        .save_png(&plan.out.join("compare.png"))?;
+        .save_svg(&plan.out.join("compare.svg"))?;
     println!("{md}");
     println!(
-        "wrote {0}/compare.md, compare.csv, compare.png and runs/*.json ({1:.0}s)",
+        "wrote {0}/compare.md, compare.csv, compare.svg and runs/*.json ({1:.0}s)",
         plan.out.display(),
         started.elapsed().as_secs_f64()
     );

@@ -8,6 +8,7 @@ mod chart;
 mod claims;
 mod compare;
 mod doctor;
+mod error;
 mod import;
 mod progress;
 mod report;
@@ -51,11 +52,11 @@ enum Command {
     Eval(train::EvalArgs),
     /// Score a day of samples with a run's checkpoint and write the scores as Parquet.
     Predict(train::PredictArgs),
-    /// Markdown report and PNG charts of runs' daily metrics (AUCs, log loss,
+    /// Markdown report and SVG charts of runs' daily metrics (AUCs, log loss,
     /// calibration, oracle ceiling), comparing several runs.
     Report(report::Args),
     /// Train and evaluate models over seeds on the same days and features; a table of
-    /// mean ± std (markdown, CSV, PNG). Without --root, on a simulated `eleme` world.
+    /// mean ± std (markdown, CSV, SVG). Without --root, on a simulated `eleme` world.
     Compare(compare::Args),
     /// Import a public dataset: taobao (UserBehavior raw logs) or ali-ccp (samples).
     /// Test each claim of the papers in a simulated world with its mechanism and one
@@ -84,7 +85,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error::Causes(&e));
             ExitCode::FAILURE
         }
     }

@@ -1,4 +1,4 @@
-//! The CLI's progress display: indicatif bars behind the libraries' progress traits,
+//! The CLI's progress display: indicatif bars behind the libraries' one progress trait,
 //! hidden with `--quiet` or when stderr is not a terminal (a build shows a bar per stage).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -36,9 +36,10 @@ impl Bar {
     }
 }
 
-impl esmc_sim::Progress for Bar {
+/// Simulation (users) and training or prediction (samples): a pass per `start`.
+impl esmc_schemas::Progress for Bar {
     fn start(&self, total: u64) {
-        self.bar.set_length(total);
+        self.start_pass(total);
     }
     fn advance(&self, n: u64) {
         self.bar.inc(n);
@@ -92,7 +93,7 @@ impl Stages {
     }
 }
 
-impl esmc_pipeline::Progress for Stages {
+impl esmc_schemas::Progress for Stages {
     fn stage(&self, day: chrono::NaiveDate, stage: &str) {
         *self.unit.lock().expect("progress unit") = None;
         self.bar.set_style(Self::spinner_style());
@@ -109,17 +110,5 @@ impl esmc_pipeline::Progress for Stages {
         }
         self.bar.set_length(len);
         self.bar.set_position(pos);
-    }
-}
-
-impl esmc_trainer::train::Progress for Bar {
-    fn start(&self, total: u64) {
-        self.start_pass(total);
-    }
-    fn advance(&self, n: u64) {
-        self.bar.inc(n);
-    }
-    fn finish(&self) {
-        self.bar.finish_and_clear();
     }
 }

@@ -1,11 +1,11 @@
-//! `esmc report`: a markdown report and PNG charts of one or more runs' daily metrics.
+//! `esmc report`: a markdown report and SVG charts of one or more runs' daily metrics.
 //!
 //! ```text
 //!   models/<run>/metrics.parquet ──┐   (gathered from the checkpoints' meta.json
 //!   models/<run2>/metrics.parquet ─┤    by history::write when missing)
 //!                                  ▼
 //!                         RunMetrics per run ──▶ report.md  (per-day tables, summary)
-//!                                            └─▶ *.png      (AUCs, log loss, calibration)
+//!                                            └─▶ *.svg      (AUCs, log loss, calibration)
 //! ```
 //!
 //! Every metric is out-of-sample: day d is scored by the model trained up to d-1, so the
@@ -122,7 +122,7 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
     for (file, figure) in &charts {
         let path = out.join(file);
         figure
-            .save_png(&path)
+            .save_svg(&path)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let summary = summary_table(&runs);
@@ -131,7 +131,7 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
     std::fs::write(&path, report).with_context(|| format!("writing {}", path.display()))?;
 
     println!("report: {}", path.display());
-    println!("charts: {} PNG files in {}", charts.len(), out.display());
+    println!("charts: {} SVG files in {}", charts.len(), out.display());
     println!();
     print!("{summary}");
     Ok(())
@@ -288,11 +288,11 @@ fn charts(runs: &[RunMetrics]) -> Vec<(&'static str, Figure)> {
         panel_size: (500, 400),
     };
     vec![
-        ("ctr_auc.png", auc("CTR-AUC", "ctr")),
-        ("ctcvr_auc.png", auc("CTCVR-AUC", "ctcvr")),
-        ("cvr_auc.png", auc("CVR-AUC", "cvr")),
+        ("ctr_auc.svg", auc("CTR-AUC", "ctr")),
+        ("ctcvr_auc.svg", auc("CTCVR-AUC", "ctcvr")),
+        ("cvr_auc.svg", auc("CVR-AUC", "cvr")),
         (
-            "log_loss.png",
+            "log_loss.svg",
             per_task(
                 "Log loss per day (dashed: oracle)",
                 "log_loss",
@@ -301,7 +301,7 @@ fn charts(runs: &[RunMetrics]) -> Vec<(&'static str, Figure)> {
             ),
         ),
         (
-            "calibration.png",
+            "calibration.svg",
             per_task(
                 "Calibration per day: predicted / observed rate",
                 "calibration",

@@ -1,5 +1,5 @@
 //! `esmc sql` and `esmc stats`: SQL over a warehouse, the catalogue of named queries, an
-//! interactive prompt, and the daily health check.
+//! interactive prompt ([`prompt`]), and the daily health check ([`stats`]).
 //!
 //! ```text
 //!  "<sql>" | --file F | --query NAME --param k=v | prompt / stdin statements ending in ;
@@ -7,13 +7,16 @@
 //!      ─> table | csv | json | parquet  ─> stdout or --out FILE
 //! ```
 
+mod prompt;
+mod stats;
+
+pub use stats::{StatsArgs, stats};
+
 use anyhow::{Context, Result, bail};
-use chrono::NaiveDate;
 use esmc_sql::output::{Format, ResultWriter};
-use esmc_sql::{Catalogue, OpenOptions, SqlError, stats};
-use std::io::{BufRead, IsTerminal, Write};
+use esmc_sql::{Catalogue, OpenOptions, SqlError};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 /// Result formats (`--format`).
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -76,29 +79,6 @@ pub struct Args {
     /// Memory the engine may use before spilling to disk, MiB (default: unbounded).
     #[arg(long)]
     memory_mib: Option<usize>,
-}
-
-#[derive(clap::Args)]
-pub struct StatsArgs {
-    /// Warehouse root.
-    #[arg(long)]
-    root: PathBuf,
-    /// The day to check (YYYY-MM-DD); its samples must be built.
-    #[arg(long)]
-    dt: NaiveDate,
-    /// Flag a label rate that moved more than this (relative) from the trailing-week mean.
-    #[arg(long, default_value_t = 0.2, value_parser = parse_threshold)]
-    threshold: f64,
-    /// Engine threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-}
-
-fn parse_threshold(s: &str) -> std::result::Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a number >= 0")),
-    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -244,222 +224,8 @@ pub fn run(args: Args) -> Result<()> {
     } else if session.format == Format::Parquet {
         bail!("--format parquet writes one result: give SQL, --file or --query")
     } else if std::io::stdin().is_terminal() {
-        interactive(&session)
+        prompt::interactive(&session)
     } else {
-        piped(&session, std::io::stdin().lock())
+        prompt::piped(&session, std::io::stdin().lock())
     }
-}
-
-/// What a backslash command or statement asks of the prompt.
-enum Next {
-    Continue,
-    Quit,
-}
-
-const HELP: &str =
-    "\\d [TABLE]  tables and columns    \\l  named queries    \\n NAME [k=v]..  run one
-\\q  quit    \\?  this help    SQL statements end with `;`";
-
-/// Runs one `;`-terminated statement or backslash command.
-fn dispatch(s: &Session, input: &str) -> Result<Next> {
-    let input = input.trim();
-    let Some(cmd) = input.strip_prefix('\\') else {
-        s.run(input)?;
-        return Ok(Next::Continue);
-    };
-    let mut words = cmd.split_whitespace();
-    match words.next().unwrap_or("") {
-        "q" | "quit" => return Ok(Next::Quit),
-        "d" => s.describe(words.next())?,
-        "l" => list(&s.catalogue)?,
-        "n" => {
-            let name = words
-                .next()
-                .context("\\n needs a query name (\\l lists them)")?;
-            let params: Vec<String> = words.map(String::from).collect();
-            s.run_named(name, &params)?;
-        }
-        "?" | "h" | "help" => println!("{HELP}"),
-        other => bail!("unknown command `\\{other}` (\\? for help)"),
-    }
-    Ok(Next::Continue)
-}
-
-/// Statements from a pipe or file: run each in turn, stop at the first error.
-fn piped(s: &Session, input: impl BufRead) -> Result<()> {
-    for stmt in read_statements(input) {
-        if let Next::Quit = dispatch(s, &stmt?)? {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// The prompt: history in `$ESMC_CACHE/sql_history` (default `~/.cache/esmc/`), multi-line
-/// statements ended by `;`, errors printed and the prompt kept.
-fn interactive(s: &Session) -> Result<()> {
-    use rustyline::error::ReadlineError;
-    let mut editor = rustyline::DefaultEditor::new()?;
-    let history = history_path();
-    if let Some(h) = &history {
-        let _ = editor.load_history(h);
-    }
-    println!("esmc sql: statements end with `;`, \\? for help, \\q to quit");
-    let mut buf = String::new();
-    loop {
-        let prompt = if buf.is_empty() { "esmc> " } else { "   -> " };
-        match editor.readline(prompt) {
-            Ok(line) => {
-                let t = line.trim();
-                if buf.is_empty() && t.is_empty() {
-                    continue;
-                }
-                let complete = (buf.is_empty() && t.starts_with('\\')) || t.ends_with(';');
-                buf.push_str(&line);
-                buf.push('\n');
-                if !complete {
-                    continue;
-                }
-                let stmt = std::mem::take(&mut buf);
-                let _ = editor.add_history_entry(stmt.trim_end());
-                match dispatch(s, &stmt) {
-                    Ok(Next::Quit) => break,
-                    Ok(Next::Continue) => {}
-                    Err(e) => eprintln!("error: {e:#}"),
-                }
-            }
-            Err(ReadlineError::Interrupted) => buf.clear(),
-            Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if let Some(h) = &history {
-        if let Some(dir) = h.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = editor.save_history(h);
-    }
-    Ok(())
-}
-
-fn history_path() -> Option<PathBuf> {
-    let cache = std::env::var_os("ESMC_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/esmc")))?;
-    Some(cache.join("sql_history"))
-}
-
-/// `esmc stats`: exit 0 when healthy, 3 when a label rate is flagged, 1 on error.
-pub fn stats(args: StatsArgs) -> ExitCode {
-    match stats_inner(&args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(3),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Prints the health report; `Ok(false)` when something is flagged.
-fn stats_inner(args: &StatsArgs) -> Result<bool> {
-    let session = Session::open(&args.root, args.threads, None)?;
-    let health = session
-        .rt
-        .block_on(stats::daily_health(
-            &session.ctx,
-            &session.catalogue,
-            args.dt,
-            args.threshold,
-        ))
-        .map_err(explain)?;
-    let mut out = std::io::stdout().lock();
-    let trailing = match (health.trailing_days.first(), health.trailing_days.last()) {
-        (Some(a), Some(b)) => format!("{a}..{b} ({} days)", health.trailing_days.len()),
-        _ => "none".into(),
-    };
-    writeln!(
-        out,
-        "daily health of {}: {} samples; trailing days with samples: {trailing}",
-        health.dt, health.samples
-    )?;
-    writeln!(
-        out,
-        "{:<16} {:>9} {:>14} {:>9}",
-        "label", "rate", "trailing mean", "change"
-    )?;
-    for c in &health.checks {
-        let mean = c.trailing_mean.map_or("-".into(), |m| format!("{m:.5}"));
-        let change = c
-            .change
-            .map_or("-".into(), |v| format!("{:+.1}%", 100.0 * v));
-        let flag = if c.flagged { "  FLAGGED" } else { "" };
-        writeln!(
-            out,
-            "{:<16} {:>9.5} {:>14} {:>9}{flag}",
-            c.label, c.rate, mean, change
-        )?;
-    }
-    let flagged: Vec<String> = health
-        .flagged()
-        .map(|c| {
-            let change = c.change.unwrap_or(0.0);
-            format!("{} ({:+.1}%)", c.label, 100.0 * change)
-        })
-        .collect();
-    if flagged.is_empty() {
-        writeln!(
-            out,
-            "no label rate moved more than {:.0}% from the trailing mean",
-            100.0 * args.threshold
-        )?;
-    } else {
-        writeln!(
-            out,
-            "FLAGGED: {} moved more than {:.0}% from the trailing mean",
-            flagged.join(", "),
-            100.0 * args.threshold
-        )?;
-    }
-    let first = args.dt - chrono::Days::new(stats::TRAILING_DAYS);
-    for (name, batches) in &health.sections {
-        writeln!(out, "\n== {name} ({first} .. {}) ==", args.dt)?;
-        let Some(schema) = batches.first().map(|b| b.schema()) else {
-            writeln!(out, "(no rows)")?;
-            continue;
-        };
-        let bytes = esmc_sql::output::to_bytes(Format::Table, schema, batches)?;
-        out.write_all(&bytes)?;
-    }
-    Ok(flagged.is_empty())
-}
-
-/// `;`-terminated statements and one-line backslash commands of `input`; a last
-/// statement without `;` counts too.
-fn read_statements(input: impl BufRead) -> impl Iterator<Item = std::io::Result<String>> {
-    let mut lines = input.lines();
-    let mut buf = String::new();
-    std::iter::from_fn(move || {
-        loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    let t = line.trim();
-                    if buf.is_empty() && t.starts_with('\\') {
-                        return Some(Ok(t.to_string()));
-                    }
-                    if buf.is_empty() && (t.is_empty() || t.starts_with("--")) {
-                        continue;
-                    }
-                    buf.push_str(&line);
-                    buf.push('\n');
-                    if t.ends_with(';') {
-                        return Some(Ok(std::mem::take(&mut buf)));
-                    }
-                }
-                Some(Err(e)) => return Some(Err(e)),
-                None if buf.trim().is_empty() => return None,
-                None => return Some(Ok(std::mem::take(&mut buf))),
-            }
-        }
-    })
 }

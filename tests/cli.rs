@@ -227,3 +227,45 @@ fn string_ids_of_digits_build_like_integer_ids() {
     }
     assert_eq!(samples[0], samples[1], "string ids changed the labels");
 }
+
+/// A corrupt Parquet file read through several layers of errors (the command's context,
+/// the crate's error, DataFusion's and the Parquet reader's) names each cause once,
+/// outermost first: training, building and SQL alike.
+#[test]
+fn a_nested_error_prints_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for table in ["samples", "logs/exposure"] {
+        let day = root.join(table).join("dt=2026-11-02");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::write(day.join("part-0.parquet"), b"junk").unwrap();
+    }
+    let r = root.to_str().unwrap();
+    let day = "2026-11-02";
+    let train = ["train", "--root", r, "--from", day, "--to", day];
+    let build = ["build", "--root", r, "--dt", day, "--quiet"];
+    for args in [
+        &[&train[..], &["--allow-provisional", "--quiet"]].concat()[..],
+        &build,
+        &["sql", "--root", r, "select count(*) from exposure"],
+    ] {
+        let out = esmc(args);
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = text(&out.stderr);
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{args:?}: no error line in {stderr}"));
+        // the reader's message (the innermost cause) once, after the file it is about
+        assert_eq!(line.matches("too small").count(), 1, "{args:?}: {line}");
+        if args[0] != "sql" {
+            let file = line.find("part-0.parquet").expect("the file is named");
+            assert!(file < line.find("too small").unwrap(), "{line}");
+        }
+        let parts: Vec<&str> = line.split(": ").collect();
+        assert!(
+            parts.windows(2).all(|w| w[0] != w[1]),
+            "{args:?}: a cause repeats: {line}"
+        );
+    }
+}

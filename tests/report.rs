@@ -1,10 +1,15 @@
 //! `esmc report` as a user runs it: metrics histories written by hand into a temporary
-//! warehouse, then the markdown tables, the PNG charts and the errors checked.
+//! warehouse, then the markdown tables, the SVG charts (what they draw, where) and the
+//! errors checked.
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
+
+#[path = "report/svg.rs"]
+mod svg;
+use svg::{Svg, svg};
 
 fn esmc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_esmc"))
@@ -123,26 +128,6 @@ fn table_after(md: &str, heading: &str) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
-}
-
-/// Width and height from a PNG's IHDR, after checking the signature.
-fn png_size(path: &Path) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(
-        &bytes[..8],
-        b"\x89PNG\r\n\x1a\n",
-        "{} is not a PNG",
-        path.display()
-    );
-    assert_eq!(&bytes[12..16], b"IHDR");
-    assert!(
-        bytes.len() > 4000,
-        "{} is only {} bytes",
-        path.display(),
-        bytes.len()
-    );
-    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
-    (be(16), be(20))
 }
 
 #[test]
@@ -268,19 +253,100 @@ fn report_compares_two_runs_in_tables_and_charts() {
     );
     assert_eq!(table_after(&md, "## Run `beta` (model esmc)").len(), 3);
 
-    // Charts: linked from the report, valid PNGs of the documented size.
+    // Charts: linked from the report, SVG of the documented size.
     for (file, size) in [
-        ("ctr_auc.png", (900, 524)),
-        ("ctcvr_auc.png", (900, 524)),
-        ("cvr_auc.png", (900, 524)),
-        ("log_loss.png", (1500, 464)),
-        ("calibration.png", (1500, 464)),
+        ("ctr_auc.svg", (900.0, 524.0)),
+        ("ctcvr_auc.svg", (900.0, 524.0)),
+        ("cvr_auc.svg", (900.0, 524.0)),
+        ("log_loss.svg", (1500.0, 464.0)),
+        ("calibration.svg", (1500.0, 464.0)),
     ] {
         assert!(
             md.contains(&format!("]({file})")),
             "report.md does not link {file}"
         );
-        assert_eq!(png_size(&report_dir.join(file)), size, "{file}");
+        assert_eq!(svg(&report_dir.join(file)).size, size, "{file}");
+    }
+    cvr_auc_chart_draws_both_runs_and_the_oracle(&svg(&report_dir.join("cvr_auc.svg")));
+    calibration_chart_has_three_panels_and_the_reference(&svg(&report_dir.join("calibration.svg")));
+}
+
+/// The CVR-AUC chart of `two_runs`: title, axes, legend, and each run's line through its
+/// values on the y axis' scale.
+fn cvr_auc_chart_draws_both_runs_and_the_oracle(c: &Svg) {
+    assert!(c.has_text("CVR-AUC per day (out-of-sample)"));
+    assert_eq!(c.frames.len(), 1, "one panel");
+    let frame = c.frames[0];
+    // x: the four days left to right, with the year under them
+    let days: Vec<f64> = ["01-01", "01-02", "01-03", "01-04"]
+        .iter()
+        .map(|d| c.text(d).unwrap_or_else(|| panic!("no x label {d}")).0)
+        .collect();
+    assert!(days.windows(2).all(|w| w[0] < w[1]), "{days:?}");
+    assert!(c.has_text("dt (2025)"));
+    // legend: one entry per series with values (beta has no oracle)
+    let alpha = c.legend_colour("alpha");
+    let beta = c.legend_colour("beta");
+    let oracle = c.legend_colour("alpha oracle");
+    assert!(!c.has_text("beta oracle"));
+    assert!(alpha != beta && alpha != oracle && beta != oracle);
+
+    // alpha: one line through days 2-4 at 0.65, 0.66, 0.70 (day 1 has no metric)
+    let lines = c.lines_in(&alpha, frame);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let a = lines[0];
+    assert_eq!(a.len(), 3);
+    for (p, (day, v)) in a.iter().zip([(1, 0.65), (2, 0.66), (3, 0.70)]) {
+        assert!((p.0 - days[day]).abs() <= 2.0, "{p:?} not at day {day}");
+        let y = c.y_of(v, frame);
+        assert!((p.1 - y).abs() <= 2.0, "{v} drawn at y {} not {y}", p.1);
+    }
+    assert!(
+        a[0].1 > a[1].1 && a[1].1 > a[2].1,
+        "higher AUC drawn higher"
+    );
+    // beta: 0.61, 0.63 on days 2-3, below alpha on the same days
+    let b = c.lines_in(&beta, frame);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].len(), 2);
+    assert!(b[0][0].1 > b[0][1].1);
+    assert_eq!((b[0][0].0, b[0][1].0), (a[0].0, a[1].0));
+    assert!(
+        b[0][0].1 > a[0].1 && b[0][1].1 > a[1].1,
+        "beta's lower AUC drawn lower"
+    );
+    // a dot on every solid line's day; the oracle (0.80..0.82) dashed, above alpha
+    let dots = |colour: &str| c.dots.iter().filter(|d| d.0 == colour).count();
+    assert_eq!((dots(&alpha), dots(&beta)), (3, 2));
+    let dashes = c.lines_in(&oracle, frame);
+    assert!(dashes.len() >= 3, "the oracle is dashed: {dashes:?}");
+    let top = dashes
+        .iter()
+        .flat_map(|d| d.iter())
+        .map(|p| p.1)
+        .fold(f64::MAX, f64::min);
+    assert!(top < a[2].1);
+}
+
+/// The calibration chart: one panel per task, each with the grey dashed line at 1.0.
+fn calibration_chart_has_three_panels_and_the_reference(c: &Svg) {
+    assert_eq!(c.frames.len(), 3);
+    let titles: Vec<f64> = ["CTR", "CTCVR", "CVR"]
+        .iter()
+        .map(|t| c.text(t).unwrap_or_else(|| panic!("no panel {t}")).0)
+        .collect();
+    assert!(titles.windows(2).all(|w| w[0] < w[1]));
+    for (frame, title_x) in c.frames.iter().zip(&titles) {
+        assert!(
+            frame.0 < *title_x && *title_x < frame.2,
+            "title over its panel"
+        );
+        let one = c.y_of(1.0, *frame);
+        let reference = c.lines_in("#808080", *frame);
+        assert!(!reference.is_empty(), "no reference line");
+        for p in reference.iter().flat_map(|l| l.iter()) {
+            assert!((p.1 - one).abs() <= 2.0, "reference at {} not {one}", p.1);
+        }
     }
 }
 
@@ -305,7 +371,11 @@ fn report_writes_to_out_and_handles_a_single_day_run() {
     assert_eq!(summary[0][2], "mean of 0 days");
     assert!(summary[0][3..].iter().all(|c| c == "-"), "{summary:?}");
     // No evaluated day: the charts still render (with a note instead of lines).
-    assert_eq!(png_size(&out_dir.join("cvr_auc.png")).0, 900);
+    let c = svg(&out_dir.join("cvr_auc.svg"));
+    assert_eq!(c.size.0, 900.0);
+    assert_eq!(c.frames.len(), 1);
+    assert!(c.has_text("no evaluated days"));
+    assert!(c.lines.is_empty() && c.dots.is_empty());
 }
 
 #[test]

@@ -75,24 +75,10 @@ impl SimError {
     }
 }
 
-/// Progress of a long simulation. Libraries never print: the CLI implements this with a
-/// progress bar; [`NoProgress`] ignores it. Called from worker threads.
-pub trait Progress: Sync {
-    /// Total units of work (users to simulate).
-    fn start(&self, total: u64);
-    /// `n` more units done.
-    fn advance(&self, n: u64);
-    fn finish(&self);
-}
-
-/// A [`Progress`] that reports nothing.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn start(&self, _: u64) {}
-    fn advance(&self, _: u64) {}
-    fn finish(&self) {}
-}
+/// Progress of a long simulation (esmc's one progress trait): `start(users)`,
+/// `advance(n)`, `finish()`. Libraries never print: the CLI implements it with a progress
+/// bar; [`NoProgress`] ignores it. Called from worker threads.
+pub use esmc_schemas::{NoProgress, Progress};
 
 /// How a purchase came about, as the world knows it. The first four are the sample
 /// builder's psc cases for a purchase that follows a feed click.

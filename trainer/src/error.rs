@@ -1,4 +1,8 @@
 //! The trainer's error type: whose fault it is (the user's spec, the data, libtorch, I/O).
+//!
+//! A variant that wraps another error names only its own context (the file, `libtorch`)
+//! and returns the wrapped error as its `source()`: printing the chain (`{:#}` of
+//! anyhow, the binary's error printer) shows each cause once.
 
 use std::path::PathBuf;
 
@@ -6,7 +10,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainerError {
     /// libtorch itself failed (the environment's fault or ours).
-    #[error("libtorch: {0}")]
+    #[error("libtorch")]
     Torch(#[from] tch::TchError),
     /// The feature spec is wrong: the message names the field and what is wrong with it.
     #[error("feature spec: {0}")]
@@ -18,14 +22,14 @@ pub enum TrainerError {
     #[error("{path}: {message}")]
     Data { path: PathBuf, message: String },
     /// Reading Parquet failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Parquet {
         path: PathBuf,
         #[source]
         source: parquet::errors::ParquetError,
     },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

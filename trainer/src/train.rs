@@ -14,24 +14,18 @@ use crate::models::{self, Model};
 use crate::optim::Optimizer;
 use crate::spec::{FeatureSpec, Resolved};
 use arrow::datatypes::Schema;
+use esmc_schemas::Label;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tch::Tensor;
 
-/// Receives progress of long loops (the CLI draws it; libraries never print).
-pub trait Progress {
-    /// A pass over `total` samples begins.
-    fn start(&self, _total: u64) {}
-    /// `rows` more samples were processed.
-    fn advance(&self, _rows: u64) {}
-    /// The pass ended.
-    fn finish(&self) {}
-}
-
 /// No progress display.
-pub struct Silent;
-impl Progress for Silent {}
+pub use esmc_schemas::NoProgress as Silent;
+/// Receives progress of long loops (the CLI draws it; libraries never print): esmc's one
+/// progress trait; training and prediction report `start(samples)`, `advance(rows)`,
+/// `finish()`.
+pub use esmc_schemas::Progress;
 
 /// A model with its optimizer, config, feature spec and normalisation statistics.
 pub struct Trainer {
@@ -186,8 +180,8 @@ impl Trainer {
             p.ctr.extend(v(&pass.heads.ctr));
             p.cvr.extend(v(&pass.heads.cvr));
             p.ctcvr.extend(v(&pass.heads.ctcvr));
-            p.click.extend(v(batch.label("click")));
-            p.purchase.extend(v(batch.label("purchase")));
+            p.click.extend(v(batch.label_of(Label::Click)));
+            p.purchase.extend(v(batch.label_of(Label::Purchase)));
             let meta = batch.meta;
             p.sample_id.extend(meta.sample_id);
             p.user_id.extend(meta.user_id);

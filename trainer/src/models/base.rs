@@ -8,6 +8,7 @@ use crate::config::{LossWeights, ModelKind, TrainConfig};
 use crate::data::Batch;
 use crate::nn::Mlp;
 use crate::spec::Resolved;
+use esmc_schemas::Label;
 use std::sync::Arc;
 
 pub struct Base {
@@ -46,7 +47,10 @@ impl Model for Base {
         let x_cvr = self.net.input(1, batch, train, &mut touched);
         let ctr = self.ctr.prob(&x_ctr, train);
         let cvr = self.cvr.prob(&x_cvr, train);
-        let (click, buy) = (batch.label("click"), batch.label("purchase"));
+        let (click, buy) = (
+            batch.label_of(Label::Click),
+            batch.label_of(Label::Purchase),
+        );
         let w = match self.oversample {
             Some(k) => click * (buy * (k - 1.0) + 1.0),
             None => click.shallow_clone(),

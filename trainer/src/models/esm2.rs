@@ -8,6 +8,7 @@ use crate::config::{LossWeights, ModelKind, TrainConfig};
 use crate::data::Batch;
 use crate::nn::Mlp;
 use crate::spec::Resolved;
+use esmc_schemas::Label;
 use std::sync::Arc;
 use tch::Tensor;
 
@@ -46,9 +47,9 @@ impl Model for Esm2 {
         let x = self.net.input(0, batch, train, &mut touched);
         let y = [0, 1, 2, 3].map(|i| self.towers[i].prob(&x, train));
         let (ctavr, cvr, ctcvr) = compose(&y);
-        let loss = bce(&y[0], batch.label("click")) * self.weights.ctr
-            + bce(&ctavr, batch.label("dma")) * self.weights.car
-            + bce(&ctcvr, batch.label("purchase")) * self.weights.cvr;
+        let loss = bce(&y[0], batch.label_of(Label::Click)) * self.weights.ctr
+            + bce(&ctavr, batch.label_of(Label::Dma)) * self.weights.car
+            + bce(&ctcvr, batch.label_of(Label::Purchase)) * self.weights.cvr;
         let [ctr, ..] = y;
         Pass {
             heads: Heads { ctr, cvr, ctcvr },

@@ -8,6 +8,7 @@ use crate::config::{LossWeights, ModelKind, TrainConfig};
 use crate::data::Batch;
 use crate::nn::Mlp;
 use crate::spec::Resolved;
+use esmc_schemas::Label;
 use std::sync::Arc;
 
 pub struct Esmm {
@@ -52,8 +53,8 @@ impl Model for Esmm {
         let cvr = self.cvr.prob(&x_cvr, train);
         let ctcvr = &ctr * &cvr;
         // purchase implies click (a checked invariant of the samples): it is the CTCVR label.
-        let loss = bce(&ctr, batch.label("click")) * self.weights.ctr
-            + bce(&ctcvr, batch.label("purchase")) * self.weights.cvr;
+        let loss = bce(&ctr, batch.label_of(Label::Click)) * self.weights.ctr
+            + bce(&ctcvr, batch.label_of(Label::Purchase)) * self.weights.cvr;
         Pass {
             heads: Heads { ctr, cvr, ctcvr },
             loss,

@@ -8,6 +8,7 @@ use crate::config::{LossWeights, ModelKind, TrainConfig};
 use crate::data::Batch;
 use crate::nn::Mlp;
 use crate::spec::Resolved;
+use esmc_schemas::Label;
 use std::sync::Arc;
 
 pub struct Esms {
@@ -49,11 +50,11 @@ impl Model for Esms {
         let ctr = self.ctr.prob(&x, train);
         let cvr = self.siamese.prob(&x, train);
         let ctcvr = &ctr * &cvr;
-        let mut loss = bce(&ctr, batch.label("click")) * self.weights.ctr
-            + bce(&ctcvr, batch.label("cart_cal")) * self.weights.car
-            + bce(&ctcvr, batch.label("purchase")) * self.weights.cvr;
+        let mut loss = bce(&ctr, batch.label_of(Label::Click)) * self.weights.ctr
+            + bce(&ctcvr, batch.label_of(Label::CartCal)) * self.weights.car
+            + bce(&ctcvr, batch.label_of(Label::Purchase)) * self.weights.cvr;
         if self.global_weight > 0.0 {
-            loss += bce(&ctcvr, batch.label("cart_global_cal")) * self.global_weight;
+            loss += bce(&ctcvr, batch.label_of(Label::CartGlobalCal)) * self.global_weight;
         }
         Pass {
             heads: Heads { ctr, cvr, ctcvr },

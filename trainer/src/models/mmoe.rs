@@ -7,6 +7,7 @@ use crate::config::{LossWeights, ModelKind, TrainConfig};
 use crate::data::Batch;
 use crate::nn::{Linear, Mlp};
 use crate::spec::Resolved;
+use esmc_schemas::Label;
 use std::sync::Arc;
 use tch::{Kind, Tensor};
 
@@ -92,8 +93,8 @@ impl Model for Mmoe {
             t.prob(&mixed, train)
         });
         let (ctr, ctcvr) = (probs.next().unwrap(), probs.next().unwrap());
-        let loss = bce(&ctr, batch.label("click")) * self.weights.ctr
-            + bce(&ctcvr, batch.label("purchase")) * self.weights.cvr;
+        let loss = bce(&ctr, batch.label_of(Label::Click)) * self.weights.ctr
+            + bce(&ctcvr, batch.label_of(Label::Purchase)) * self.weights.cvr;
         let cvr = (&ctcvr / ctr.clamp_min(EPS)).clamp(0.0, 1.0);
         Pass {
             heads: Heads { ctr, cvr, ctcvr },

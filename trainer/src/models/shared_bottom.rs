@@ -6,6 +6,7 @@ use crate::config::{LossWeights, ModelKind, TrainConfig};
 use crate::data::Batch;
 use crate::nn::Mlp;
 use crate::spec::Resolved;
+use esmc_schemas::Label;
 use std::sync::Arc;
 
 pub struct SharedBottom {
@@ -61,9 +62,9 @@ impl Model for SharedBottom {
         let h = self.bottom.forward(&x, train).relu();
         let ctr = self.ctr.prob(&h, train);
         let cvr = self.cvr.prob(&h, train);
-        let click = batch.label("click");
+        let click = batch.label_of(Label::Click);
         let loss = bce(&ctr, click) * self.weights.ctr
-            + bce_weighted(&cvr, batch.label("purchase"), click) * self.weights.cvr;
+            + bce_weighted(&cvr, batch.label_of(Label::Purchase), click) * self.weights.cvr;
         let ctcvr = &ctr * &cvr;
         Pass {
             heads: Heads { ctr, cvr, ctcvr },
