@@ -74,59 +74,28 @@ impl Figure {
 
 /// Draws `panel` into `area`: x is days since the panel's first day.
 fn draw_panel(area: &Area, panel: &Panel) -> Drawn {
-    let builder = panel_builder(area, &panel.title);
-    let mut days: Vec<NaiveDate> = panel
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .collect();
-    days.sort();
-    days.dedup();
-    let finite = |v: &f64| v.is_finite();
+    let mut builder = panel_builder(area, &panel.title);
     let values: Vec<f64> = panel
         .series
         .iter()
         .flat_map(|s| s.points.iter().filter_map(|p| p.1))
-        .filter(finite)
+        .filter(|v| v.is_finite())
         .collect();
-    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+    let (w, h) = area.dim_in_pixel();
+    let days = Days::of(panel, w.saturating_sub(Y_LABEL_W + MARGIN_RIGHT));
+    let Some(days) = days.filter(|_| !values.is_empty()) else {
         return empty_panel(builder, "no evaluated days");
     };
-    if values.is_empty() {
-        return empty_panel(builder, "no evaluated days");
-    }
     let (lo, hi) = values
         .iter()
         .chain(panel.reference.iter().filter(|v| v.is_finite()))
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    let (w, h) = area.dim_in_pixel();
     let (ylo, yhi, ticks) = y_axis(lo, hi, 0.05, 0.05, h);
-
-    // x: days from the first to the last, a little inset (a single day sits in the middle)
-    let span = (last - first).num_days();
-    let inset = if span == 0 { 0.5 } else { span as f64 * 0.02 };
-    let one_year = first.format("%Y").to_string() == last.format("%Y").to_string();
-    let fmt = if one_year { "%m-%d" } else { "%Y-%m-%d" };
-    let label_w = (CHAR_W * first.format(fmt).to_string().len() + 12) as i64;
-    let plot_w = w.saturating_sub(Y_LABEL_W + MARGIN_RIGHT) as i64;
-    let per_label = (plot_w / label_w).max(1);
-    let step = ((span + per_label) / per_label).max(1);
-    let x_ticks: Vec<f64> = (0..=span)
-        .step_by(step as usize)
-        .map(|d| d as f64)
-        .collect();
-    let day_of = |x: &f64| first + chrono::Duration::days(x.round() as i64);
-    let caption = if one_year {
-        format!("dt ({})", first.format("%Y"))
-    } else {
-        "dt".into()
-    };
-
-    let mut builder = builder;
+    let (x0, x1) = days.range();
     let mut chart = builder.build_cartesian_2d(
-        Axis::new(-inset..span as f64 + inset, x_ticks),
+        Axis::new(x0..x1, days.ticks.clone()),
         Axis::new(ylo..yhi, ticks.values.clone()),
     )?;
     chart
@@ -135,39 +104,110 @@ fn draw_panel(area: &Area, panel: &Panel) -> Drawn {
         .bold_line_style(GRID)
         .axis_style(AXIS)
         .label_style(text(LABEL_PX, AXIS, HPos::Center, VPos::Top))
-        .x_label_formatter(&|x| day_of(x).format(fmt).to_string())
+        .x_label_formatter(&|x| days.label(*x))
         .y_label_formatter(&|v| format!("{v:.*}", ticks.decimals))
-        .x_desc(caption)
+        .x_desc(days.caption())
         .axis_desc_style(text(LABEL_PX, GREY, HPos::Center, VPos::Top))
         .draw()?;
     frame(&chart)?;
-
-    let (x0, x1) = (-inset, span as f64 + inset);
     for &r in panel.reference.iter().filter(|v| v.is_finite()) {
         let style = GREY.stroke_width(1);
         chart.draw_series([DashedPathElement::new([(x0, r), (x1, r)], 4, 4, style)])?;
     }
-    let x_of = |d: NaiveDate| (d - first).num_days() as f64;
     for s in &panel.series {
-        let style = s.colour.stroke_width(2);
-        for run in runs(&s.points, x_of) {
-            if s.dashed {
-                chart.draw_series([DashedPathElement::new(run.clone(), 6, 4, style)])?;
-            } else {
-                chart.draw_series([PathElement::new(run.clone(), style)])?;
-            }
-            let radius = match (s.dashed, run.len()) {
-                (false, _) => 3,
-                (true, 1) => 2,
-                (true, _) => continue,
-            };
-            chart.draw_series(
-                run.iter()
-                    .map(|&p| Circle::new(p, radius, s.colour.filled())),
-            )?;
-        }
+        draw_series(&mut chart, s, &days)?;
     }
     Ok(())
+}
+
+/// A line panel's chart.
+type LineChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>;
+
+/// Draws one series: a line per stretch of days with values (dashed for an oracle), a dot
+/// on each day of a solid line (and on a dashed line's lone day).
+fn draw_series(chart: &mut LineChart, s: &Series, days: &Days) -> Drawn {
+    let style = s.colour.stroke_width(2);
+    for run in runs(&s.points, |d| days.x(d)) {
+        if s.dashed {
+            chart.draw_series([DashedPathElement::new(run.clone(), 6, 4, style)])?;
+        } else {
+            chart.draw_series([PathElement::new(run.clone(), style)])?;
+        }
+        let radius = match (s.dashed, run.len()) {
+            (false, _) => 3,
+            (true, 1) => 2,
+            (true, _) => continue,
+        };
+        let dots = run
+            .iter()
+            .map(|&p| Circle::new(p, radius, s.colour.filled()));
+        chart.draw_series(dots)?;
+    }
+    Ok(())
+}
+
+/// The x axis of a line panel: days from the first to the last as 0, 1, ..., a little
+/// inset (a single day sits in the middle), labelled every `step` days as MM-DD (with
+/// the year in the caption) or YYYY-MM-DD when the days span years.
+struct Days {
+    first: NaiveDate,
+    span: i64,
+    one_year: bool,
+    ticks: Vec<f64>,
+}
+
+impl Days {
+    /// The days of `panel`'s series, labelled to fit `width` pixels; `None` when it has none.
+    fn of(panel: &Panel, width: u32) -> Option<Days> {
+        let days = panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0));
+        let (first, last) = (days.clone().min()?, days.max()?);
+        let span = (last - first).num_days();
+        let one_year = first.format("%Y").to_string() == last.format("%Y").to_string();
+        let mut out = Days {
+            first,
+            span,
+            one_year,
+            ticks: Vec::new(),
+        };
+        let label_w = (CHAR_W * out.label(0.0).len() + 12) as i64;
+        let per_label = (width as i64 / label_w).max(1);
+        let step = ((span + per_label) / per_label).max(1);
+        out.ticks = (0..=span)
+            .step_by(step as usize)
+            .map(|d| d as f64)
+            .collect();
+        Some(out)
+    }
+
+    fn range(&self) -> (f64, f64) {
+        let inset = if self.span == 0 {
+            0.5
+        } else {
+            self.span as f64 * 0.02
+        };
+        (-inset, self.span as f64 + inset)
+    }
+
+    fn x(&self, day: NaiveDate) -> f64 {
+        (day - self.first).num_days() as f64
+    }
+
+    fn label(&self, x: f64) -> String {
+        let day = self.first + chrono::Duration::days(x.round() as i64);
+        let fmt = if self.one_year { "%m-%d" } else { "%Y-%m-%d" };
+        day.format(fmt).to_string()
+    }
+
+    fn caption(&self) -> String {
+        if self.one_year {
+            format!("dt ({})", self.first.format("%Y"))
+        } else {
+            "dt".into()
+        }
+    }
 }
 
 /// The stretches of consecutive days with a finite value, as (x, value) points.
