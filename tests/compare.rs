@@ -1,6 +1,6 @@
 //! `esmc compare` on a small simulated warehouse: the table is recomputable from the
 //! per-run metrics files, a failed run is reported in its row without stopping the
-//! others, and the markdown, CSV and PNG are written. The warehouse is built once and
+//! others, and the markdown, CSV and SVG are written. The warehouse is built once and
 //! only read; each comparison writes into its own temporary directory.
 
 use std::collections::BTreeMap;
