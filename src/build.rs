@@ -1,4 +1,7 @@
 //! `esmc build` and `esmc nightly`: build sample partitions and print a summary table.
+//! Each build holds its day's lock (taken by the builder), the nightly holds the
+//! warehouse's nightly lock and, with `--run`, the run's lock; a job refused because
+//! another holds a lock exits with code 75 (`--wait` waits instead).
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -24,6 +27,10 @@ pub struct Common {
     /// sorts and merges hold up to half as much again (spilling to disk beyond it).
     #[arg(long, default_value_t = 2048)]
     memory_mib: usize,
+    /// When another job holds a day's (or the nightly's, or the run's) lock, wait for it
+    /// instead of exiting with code 75.
+    #[arg(long)]
+    pub(crate) wait: bool,
 }
 
 impl Common {
@@ -40,7 +47,7 @@ impl Common {
         if let Some(c) = self.calibration {
             cfg.calibration = c;
         }
-        Ok(Builder::new(
+        let builder = Builder::new(
             &self.root,
             cfg,
             BuildOptions {
@@ -48,7 +55,12 @@ impl Common {
                 memory_limit: self.memory_mib << 20,
                 feature_memory: None,
             },
-        ))
+        );
+        Ok(match self.wait {
+            true => builder
+                .wait_for_locks(|what, holder| eprintln!("waiting for {what}: held by {holder}")),
+            false => builder,
+        })
     }
 }
 
@@ -95,6 +107,35 @@ pub mod exit {
     pub const NOTHING_TO_DO: u8 = 3;
     /// No exposure logs for the night's day.
     pub const INPUT_MISSING: u8 = 4;
+    /// Another job holds a lock this one needs (`EX_TEMPFAIL`; `--wait` waits instead).
+    pub const BUSY: u8 = esmc_schemas::lock::EXIT_BUSY;
+}
+
+/// Whether `e` is a job refused because another holds its lock (exit code
+/// [`exit::BUSY`] for every command).
+pub(crate) fn is_busy(e: &anyhow::Error) -> bool {
+    use esmc_schemas::lock::LockError;
+    e.chain().any(|c| {
+        matches!(c.downcast_ref::<LockError>(), Some(LockError::Busy { .. }))
+            || matches!(
+                c.downcast_ref::<esmc_pipeline::BuildError>(),
+                Some(esmc_pipeline::BuildError::Busy(LockError::Busy { .. }))
+            )
+    })
+}
+
+/// Takes the lock at `path` for `what`, waiting when `wait` (saying so on stderr).
+pub(crate) fn lock(
+    path: &std::path::Path,
+    what: &str,
+    wait: bool,
+) -> Result<esmc_schemas::lock::JobLock> {
+    Ok(esmc_schemas::lock::JobLock::acquire(
+        path,
+        what,
+        wait,
+        &|holder| eprintln!("waiting for {what}: held by {holder}"),
+    )?)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -155,12 +196,31 @@ pub fn nightly(args: NightlyArgs, quiet: bool) -> std::process::ExitCode {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::from(exit::FAILED)
+            std::process::ExitCode::from(if is_busy(&e) {
+                exit::BUSY
+            } else {
+                exit::FAILED
+            })
         }
     }
 }
 
 fn nightly_inner(args: NightlyArgs, quiet: bool) -> Result<u8> {
+    let root = &args.common.root;
+    let _nightly = lock(
+        &esmc_schemas::lock::nightly_lock_path(root),
+        "the nightly of this warehouse",
+        args.common.wait,
+    )?;
+    // the run's lock before any work, so a busy run stops the night before it builds
+    let _run = match &args.run {
+        Some(run) => Some(lock(
+            &esmc_schemas::lock::run_lock_path(root, run),
+            &format!("run '{run}'"),
+            args.common.wait,
+        )?),
+        None => None,
+    };
     let builder = args.common.builder()?;
     let runtime = runtime()?;
     let progress = crate::progress::Stages::new(quiet);

@@ -86,7 +86,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", error::Causes(&e));
-            ExitCode::FAILURE
+            if build::is_busy(&e) {
+                // another job holds the lock (EX_TEMPFAIL)
+                ExitCode::from(build::exit::BUSY)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

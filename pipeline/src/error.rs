@@ -54,6 +54,13 @@ pub enum BuildError {
         "label invariant broken (a bug in esmc): sample {sample_id} has {label}=1 without a click"
     )]
     Invariant { sample_id: i64, label: &'static str },
+    /// Another job builds the same day (run again later, or with `--wait`).
+    #[error(transparent)]
+    Busy(esmc_schemas::lock::LockError),
+    /// An entry of a log table's directory that is not a `dt=YYYY-MM-DD` partition (the
+    /// input's fault): never skipped silently.
+    #[error("{path}: not a partition directory of the table (expected dt=YYYY-MM-DD)")]
+    BadPartition { path: PathBuf },
     /// The file system refused (the environment's fault).
     #[error("{path}: {source}")]
     Io {

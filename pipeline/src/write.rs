@@ -1,12 +1,13 @@
 //! Atomic partition writes: a partition is written into a hidden temporary directory
-//! beside its final place, then swapped in with one `renameat2(RENAME_EXCHANGE)` (or a
-//! plain rename when there was none). A reader sees the old partition or the new one,
-//! never a mix; a crash at any point leaves the old one intact and at worst a hidden
-//! `.dt=...tmp-*` directory that the next build removes.
+//! private to this job (`.dt=D.tmp-<pid>-<nanos>`) beside its final place, every file in
+//! it fsynced, then swapped in with one `renameat2(RENAME_EXCHANGE)` (or a plain rename
+//! when there was none) and the parent fsynced (`esmc_schemas::durable`). A reader sees
+//! the old partition or the new one, never a mix; a crash at any point leaves the old
+//! one intact and at worst a hidden temporary that the next build of the day removes
+//! under the day's lock. A job never removes the temporary of a live process.
 
 use crate::BuildError;
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
+use esmc_schemas::durable;
 use std::path::{Path, PathBuf};
 
 /// A partition directory being written.
@@ -15,28 +16,21 @@ pub struct StagedDir {
     target: PathBuf,
 }
 
+pub(crate) fn durable_err(e: durable::IoError) -> BuildError {
+    BuildError::Io {
+        path: e.path,
+        source: e.source,
+    }
+}
+
 impl StagedDir {
-    /// Stages `target` (e.g. `samples/dt=D`): removes leftovers of crashed builds and
-    /// creates a fresh temporary directory beside it.
+    /// Stages `target` (e.g. `samples/dt=D`): removes leftovers of dead builds (the
+    /// caller holds the day's lock) and creates a fresh private temporary beside it.
     pub fn new(target: &Path) -> Result<Self, BuildError> {
         let parent = target.parent().expect("partition has a parent");
         std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
-        let name = target
-            .file_name()
-            .expect("named")
-            .to_string_lossy()
-            .into_owned();
-        let prefix = format!(".{name}.tmp-");
-        for entry in std::fs::read_dir(parent).map_err(|e| BuildError::io(parent, e))? {
-            let path = entry.map_err(|e| BuildError::io(parent, e))?.path();
-            if path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
-            {
-                std::fs::remove_dir_all(&path).map_err(|e| BuildError::io(&path, e))?;
-            }
-        }
-        let tmp = parent.join(format!("{prefix}{}", std::process::id()));
+        durable::remove_stale(target).map_err(durable_err)?;
+        let tmp = durable::private_tmp(target);
         std::fs::create_dir_all(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
         Ok(StagedDir {
             tmp,
@@ -44,22 +38,11 @@ impl StagedDir {
         })
     }
 
-    /// Makes the staged directory the partition, atomically.
+    /// Makes the staged directory the partition, atomically and durably.
     pub fn commit(self) -> Result<(), BuildError> {
         failpoint("before-swap");
-        sync_dir(&self.tmp)?;
-        if self.target.exists() {
-            exchange(&self.tmp, &self.target)?;
-            // self.tmp now holds the previous partition
-            std::fs::remove_dir_all(&self.tmp).map_err(|e| BuildError::io(&self.tmp, e))?;
-        } else {
-            std::fs::rename(&self.tmp, &self.target)
-                .map_err(|e| BuildError::io(&self.target, e))?;
-        }
-        if let Some(parent) = self.target.parent() {
-            sync_dir(parent)?;
-        }
-        Ok(())
+        durable::publish_dir(&self.tmp, &self.target).map_err(durable_err)
+        // on error, Drop removes the temporary; the old partition is untouched
     }
 }
 
@@ -73,48 +56,10 @@ impl Drop for StagedDir {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<(), BuildError> {
-    std::fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| BuildError::io(dir, e))
-}
-
-/// Swaps two paths atomically (Linux `renameat2` with `RENAME_EXCHANGE`).
-fn exchange(a: &Path, b: &Path) -> Result<(), BuildError> {
-    let ca = CString::new(a.as_os_str().as_bytes()).expect("no NUL in paths");
-    let cb = CString::new(b.as_os_str().as_bytes()).expect("no NUL in paths");
-    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD resolves them as given.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(BuildError::io(b, std::io::Error::last_os_error()))
-    }
-}
-
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+/// Writes `bytes` to `path` atomically and durably (private temporary, fsync, rename,
+/// fsync of the directory).
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    use std::io::Write;
-    let parent = path.parent().expect("file has a parent");
-    std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().expect("named").to_string_lossy(),
-        std::process::id()
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| BuildError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| BuildError::io(path, e))
+    durable::write_file(path, bytes).map_err(durable_err)
 }
 
 /// Crash-test hook: aborts the process at the named point when `ESMC_FAILPOINT` names it,

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The holder writes its pid, start time and command line into the file, so that a job
-//! refused (or waiting) can say who holds it.
+//! refused (or waiting) can say who holds it. Tests make a holder keep its lock a while
+//! with `ESMC_HOLD_LOCK_MS=<ms>` (it sleeps right after taking it).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -113,6 +114,13 @@ impl JobLock {
             .and_then(|_| file.rewind())
             .and_then(|_| file.write_all(stamp.as_bytes()))
             .map_err(io)?;
+        // tests only: hold the lock a while, so that a second job surely meets it
+        if let Some(ms) = std::env::var("ESMC_HOLD_LOCK_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         Ok(JobLock {
             _file: file,
             path: path.to_path_buf(),

@@ -7,6 +7,13 @@
 //!  catalogue queries marked @health, bound to from = D-7, to = D ─> printed sections
 //! ```
 //!
+//! Like is compared with like. Labels that late purchases still change (`purchase`,
+//! `cart_cal`, `cart_global_cal`, `bad_case`: [`WINDOW_LABELS`]) are not final until a
+//! day is mature (its attribution window's logs exist). On a provisional D they are shown
+//! but kept out of the alarm (the report says so); on a mature D their trailing mean is
+//! taken over the mature trailing days only. Other labels compare with every trailing day.
+//! Maturity comes from the manifests (a day without one counts as mature).
+//!
 //! The trailing mean is the unweighted mean of the daily rates (each day counts once,
 //! whatever its size). A label whose trailing mean is 0 is flagged when its rate on D is
 //! not 0 (an infinite relative move). Days before D without samples are skipped; with no
@@ -26,6 +33,10 @@ use std::collections::BTreeMap;
 /// Days before D whose rates make the trailing mean.
 pub const TRAILING_DAYS: u64 = 7;
 
+/// Labels that purchases arriving within the attribution window still change: final only
+/// once a day is mature.
+pub const WINDOW_LABELS: &[&str] = &["purchase", "cart_cal", "cart_global_cal", "bad_case"];
+
 /// One label's move on the checked day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelCheck {
@@ -37,6 +48,9 @@ pub struct LabelCheck {
     /// rate / trailing_mean - 1 (infinite when the mean is 0 and the rate is not).
     pub change: Option<f64>,
     pub flagged: bool,
+    /// D is provisional and this label still changes with late purchases: shown, never
+    /// flagged.
+    pub held_back: bool,
 }
 
 /// What `esmc stats` reports.
@@ -48,6 +62,11 @@ pub struct Health {
     pub samples: u64,
     /// Trailing days that had samples.
     pub trailing_days: Vec<NaiveDate>,
+    /// Whether D's labels are provisional (its attribution window is not over).
+    pub provisional: bool,
+    /// Trailing days left out of the means of [`WINDOW_LABELS`] because they are
+    /// provisional (on a mature D).
+    pub provisional_trailing: Vec<NaiveDate>,
     pub checks: Vec<LabelCheck>,
     /// The `@health` catalogue queries over [D-7, D], by name, in catalogue order.
     pub sections: Vec<(String, Vec<RecordBatch>)>,
@@ -107,25 +126,33 @@ pub async fn daily_health(
     }
     let today = by_day.remove(&dt).ok_or(SqlError::NoSamples { dt })?;
     let trailing_days: Vec<NaiveDate> = by_day.keys().copied().collect();
+    let provisional_days = provisional_days(ctx, first, dt).await?;
+    let provisional = provisional_days.contains(&dt);
+    let provisional_trailing: Vec<NaiveDate> = match provisional {
+        true => Vec::new(),
+        false => trailing_days
+            .iter()
+            .copied()
+            .filter(|d| provisional_days.contains(d))
+            .collect(),
+    };
     let checks = labels
         .iter()
         .enumerate()
         .map(|(i, &label)| {
-            let rate = today[i + 1];
-            let trailing_mean = (!by_day.is_empty())
-                .then(|| by_day.values().map(|v| v[i + 1]).sum::<f64>() / by_day.len() as f64);
-            let change = trailing_mean.map(|m| match (m == 0.0, rate == 0.0) {
-                (true, true) => 0.0,
-                (true, false) => f64::INFINITY,
-                _ => rate / m - 1.0,
-            });
-            LabelCheck {
+            let window = WINDOW_LABELS.contains(&label);
+            let rates: Vec<f64> = by_day
+                .iter()
+                .filter(|(d, _)| !window || !provisional_trailing.contains(d))
+                .map(|(_, v)| v[i + 1])
+                .collect();
+            check(
                 label,
-                rate,
-                trailing_mean,
-                change,
-                flagged: change.is_some_and(|c| c.abs() > threshold),
-            }
+                today[i + 1],
+                &rates,
+                threshold,
+                window && provisional,
+            )
         })
         .collect();
 
@@ -150,7 +177,55 @@ pub async fn daily_health(
         threshold,
         samples: today[0] as u64,
         trailing_days,
+        provisional,
+        provisional_trailing,
         checks,
         sections,
     })
+}
+
+/// One label's move: `rate` against the mean of the trailing `rates`.
+fn check(
+    label: &'static str,
+    rate: f64,
+    rates: &[f64],
+    threshold: f64,
+    held_back: bool,
+) -> LabelCheck {
+    let trailing_mean = (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64);
+    let change = trailing_mean.map(|m| match (m == 0.0, rate == 0.0) {
+        (true, true) => 0.0,
+        (true, false) => f64::INFINITY,
+        _ => rate / m - 1.0,
+    });
+    LabelCheck {
+        label,
+        rate,
+        trailing_mean,
+        change,
+        flagged: !held_back && change.is_some_and(|c| c.abs() > threshold),
+        held_back,
+    }
+}
+
+/// The days of [first, last] whose manifest says `provisional`.
+async fn provisional_days(
+    ctx: &SessionContext,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<Vec<NaiveDate>> {
+    let sql = format!(
+        "SELECT CAST(dt AS VARCHAR) FROM manifests \
+         WHERE maturity = 'provisional' AND dt BETWEEN '{first}' AND '{last}'"
+    );
+    let mut out = Vec::new();
+    for batch in run_sql(ctx, &sql).await? {
+        let days = batch.column(0).as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            if let Ok(d) = NaiveDate::parse_from_str(days.value(row), "%Y-%m-%d") {
+                out.push(d);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -13,7 +13,8 @@
 //! Each directory is a listing table with the contract's canonical schema and `dt`
 //! (`Utf8`, `YYYY-MM-DD`) as its partition column, so `WHERE dt = '...'` opens only that
 //! day's files. Files are read through the canonical schema, every column nullable:
-//! extra columns are not shown, integer and digit-string IDs read as `Int64`, and rows
+//! extra columns are not shown, IDs read as `Int64` (a Parquet log with text IDs through
+//! `esmc_id`, the builder's mapping), and rows
 //! that break the contract (null IDs) are shown rather than failing the query. A
 //! directory that does not exist yet (no samples built, nothing quarantined) is an empty
 //! table, not an error. A log table with CSV or NDJSON files reads them through the
@@ -173,13 +174,12 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
     let warehouse = Warehouse::new(root);
     for table in Table::ALL {
         let schema = nullable(&table.spec().arrow_schema());
-        let dir = warehouse.table_dir(table);
         if crate::logs::all_parquet(&warehouse, table)? {
-            register_dir(&ctx, table.name(), &dir, &schema).await?;
+            register_log_parquet(&ctx, table.name(), table, &warehouse, &schema).await?;
         } else {
             // the same listing table for its Parquet files, under the CSV/NDJSON reader
             let hidden = format!("__parquet_{}", table.name());
-            register_dir(&ctx, &hidden, &dir, &schema).await?;
+            register_log_parquet(&ctx, &hidden, table, &warehouse, &schema).await?;
             let parquet = ctx.deregister_table(hidden.as_str())?.ok_or_else(|| {
                 SqlError::Internal(format!("table `{hidden}` registered but not found"))
             })?;
@@ -217,6 +217,96 @@ pub async fn open(root: &Path, opts: &OpenOptions) -> Result<SessionContext> {
         Arc::new(MemTable::try_new(schema, vec![batches])?),
     )?;
     Ok(ctx)
+}
+
+/// Registers the Parquet files of log `table` as `name`. When one of them has a text ID
+/// column (`u_8f3a`), the files are read with their ID columns as text (an integer ID
+/// is cast to its digits) and every ID goes through `esmc_id`, as the builder reads
+/// them: the table has the same `Int64` IDs the samples carry, and its `dt` filters
+/// still prune files.
+async fn register_log_parquet(
+    ctx: &SessionContext,
+    name: &str,
+    table: Table,
+    warehouse: &Warehouse,
+    schema: &SchemaRef,
+) -> Result<()> {
+    let dir = warehouse.table_dir(table);
+    let ids: Vec<&str> = table
+        .spec()
+        .columns
+        .iter()
+        .filter(|c| c.kind == esmc_schemas::ColumnKind::Id)
+        .map(|c| c.name)
+        .collect();
+    if !has_text_ids(warehouse, table, &ids)? {
+        return register_dir(ctx, name, &dir, schema).await;
+    }
+    let text_schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match ids.contains(&f.name().as_str()) {
+                true => f.as_ref().clone().with_data_type(DataType::Utf8),
+                false => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let hidden = format!("__text_ids_{name}");
+    register_dir(ctx, &hidden, &dir, &text_schema).await?;
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| match ids.contains(&f.name().as_str()) {
+            true => format!("esmc_id(\"{0}\") AS \"{0}\"", f.name()),
+            false => format!("\"{}\"", f.name()),
+        })
+        .collect();
+    let view = ctx
+        .sql(&format!("SELECT {}, dt FROM {hidden}", columns.join(", ")))
+        .await?
+        .into_view();
+    ctx.deregister_table(hidden.as_str())?;
+    ctx.register_table(name, view)?;
+    Ok(())
+}
+
+/// Whether an ID column of any Parquet file of log `table` is text (footers only).
+fn has_text_ids(warehouse: &Warehouse, table: Table, ids: &[&str]) -> Result<bool> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let days = warehouse
+        .log_days(table)
+        .map_err(|esmc_schemas::WarehouseError::Io { path, source }| SqlError::io(path, source))?;
+    for day in days {
+        let dir = warehouse.log_dir(table, day);
+        let files = warehouse.partition_files(&dir).map_err(
+            |esmc_schemas::WarehouseError::Io { path, source }| SqlError::io(path, source),
+        )?;
+        for path in files {
+            if !matches!(esmc_logs::Format::of(&path), Ok(esmc_logs::Format::Parquet)) {
+                continue;
+            }
+            // an unreadable file fails the query that reads it, naming it
+            let Ok(file) = std::fs::File::open(&path) else {
+                continue;
+            };
+            let Ok(reader) = ParquetRecordBatchReaderBuilder::try_new(file) else {
+                continue;
+            };
+            let text = ids.iter().any(|id| {
+                reader.schema().field_with_name(id).is_ok_and(|f| {
+                    matches!(
+                        f.data_type(),
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    )
+                })
+            });
+            if text {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Registers the partitioned Parquet files under `dir` as `name`; an absent directory is

@@ -33,7 +33,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use esmc_schemas::{SAMPLES, Table, Warehouse};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 /// Knobs of a run that do not change its output.
@@ -69,6 +69,9 @@ pub struct BuildReport {
     pub stage_secs: BTreeMap<String, f64>,
 }
 
+/// Called with what a build waits for and who holds it.
+type OnWait = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// Builds sample partitions of one warehouse.
 pub struct Builder {
     warehouse: Warehouse,
@@ -77,6 +80,9 @@ pub struct Builder {
     /// Content hashes of input files by (path, size, mtime): the windows of neighbouring
     /// days overlap, so a nightly run would otherwise hash most files five times.
     hashes: Mutex<HashMap<(PathBuf, u64, SystemTime), String>>,
+    /// Whether a build waits for the day's lock held by another job (else fails Busy),
+    /// and what it calls (with what it waits for, and the holder) before waiting.
+    wait_locks: Option<OnWait>,
 }
 
 impl Builder {
@@ -86,7 +92,15 @@ impl Builder {
             cfg,
             opts,
             hashes: Default::default(),
+            wait_locks: None,
         }
+    }
+
+    /// Makes builds wait for a day's lock held by another job instead of failing with
+    /// [`BuildError::Busy`]; `on_wait(what, holder)` is called before each wait.
+    pub fn wait_for_locks(mut self, on_wait: impl Fn(&str, &str) + Send + Sync + 'static) -> Self {
+        self.wait_locks = Some(Arc::new(on_wait));
+        self
     }
 
     pub fn warehouse(&self) -> &Warehouse {
@@ -106,6 +120,15 @@ impl Builder {
         progress: &dyn Progress,
     ) -> Result<BuildReport, BuildError> {
         let started = Instant::now();
+        // one build of a day at a time, held until the partition and manifest are out
+        let what = format!("the build of {day}");
+        let _lock = esmc_schemas::lock::JobLock::acquire(
+            &esmc_schemas::lock::build_lock_path(self.warehouse.root(), day),
+            &what,
+            self.wait_locks.is_some(),
+            &|holder| self.wait_locks.iter().for_each(|f| f(&what, holder)),
+        )
+        .map_err(BuildError::Busy)?;
         if !self.has_exposures(day)? {
             return Err(BuildError::NoInput {
                 day,

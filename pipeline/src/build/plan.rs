@@ -19,12 +19,13 @@ pub(super) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Builder {
-    /// The days read to build `day`: [day - 1, day + attribution window].
+    /// The days read to build `day`: [day - attribution window, day + attribution
+    /// window]. A purchase's cart may lie up to the window before the purchase, so carts
+    /// up to the window before `day` decide the psc cases of `day`'s purchases; the days
+    /// after hold the purchases of `day`'s clicks.
     pub fn window(&self, day: NaiveDate) -> (NaiveDate, NaiveDate) {
-        (
-            day - chrono::Days::new(1),
-            day + chrono::Days::new(self.cfg.attribution_window_days as u64),
-        )
+        let w = chrono::Days::new(self.cfg.attribution_window_days as u64);
+        (day - w, day + w)
     }
 
     /// The first day of the feature stage's history for `day`.

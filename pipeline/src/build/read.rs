@@ -61,6 +61,7 @@ impl Builder {
     ) -> Result<(), BuildError> {
         let mut files = Vec::new();
         for table in Table::ALL {
+            self.check_partition_names(table)?;
             for d in self.read_days(table, day)? {
                 let dir = self.warehouse.log_dir(table, d);
                 let listed = self.warehouse.partition_files(&dir)?;
@@ -75,6 +76,33 @@ impl Builder {
                 format => check_text_file(table, &file, format)?,
             }
             progress.position(day, i as u64 + 1, total, "files");
+        }
+        Ok(())
+    }
+
+    /// Fails on an entry of `table`'s log directory that is not a `dt=YYYY-MM-DD`
+    /// partition (`2026-11-02/`, `dt=2026-13-01/`, a stray file): its rows would
+    /// otherwise be skipped silently. Hidden entries (a leading `.` or `_`, e.g.
+    /// `_SUCCESS`) are left alone.
+    fn check_partition_names(&self, table: Table) -> Result<(), BuildError> {
+        let dir = self.warehouse.table_dir(table);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(BuildError::io(&dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| BuildError::io(&dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if name.starts_with('.')
+                || name.starts_with('_')
+                || (is_dir && esmc_schemas::parse_dt_name(&name).is_some())
+            {
+                continue;
+            }
+            return Err(BuildError::BadPartition { path: entry.path() });
         }
         Ok(())
     }

@@ -26,12 +26,19 @@ fn label_moves_against_the_trailing_days_are_flagged_by_threshold() {
     let mean = click.trailing_mean.unwrap();
     assert!((click.change.unwrap() - (click.rate / mean - 1.0)).abs() < 1e-12);
 
-    // threshold 0: every label that moved at all is flagged
+    // threshold 0: every label that moved at all is flagged, but on a provisional day
+    // not the labels late purchases still change
     let h = check("2026-11-05", 0.0);
+    assert!(h.provisional);
     for c in &h.checks {
-        assert_eq!(c.flagged, c.change.unwrap() != 0.0, "{c:?}");
+        let window = stats::WINDOW_LABELS.contains(&c.label);
+        assert_eq!(c.held_back, window, "{c:?}");
+        assert_eq!(c.flagged, !window && c.change.unwrap() != 0.0, "{c:?}");
     }
     assert!(h.flagged().count() > 0);
+    // a mature day holds nothing back
+    let h2 = check("2026-11-02", 0.0);
+    assert!(!h2.provisional && h2.checks.iter().all(|c| !c.held_back));
     // the @health queries ran over [D-7, D]
     let names: Vec<&str> = h.sections.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["daily_funnel", "label_rates", "quarantine_summary"]);

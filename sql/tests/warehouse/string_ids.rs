@@ -1,6 +1,6 @@
 //! Non-numeric string IDs: `esmc_id('u_8f3a')` gives the ID the built samples carry for
-//! `u_8f3a`, and CSV/NDJSON log tables read text IDs as the same mapped IDs (Parquet log
-//! files with non-numeric text IDs are the known gap of `esmc sql`).
+//! `u_8f3a`, and log tables (CSV/NDJSON, and Parquet with text ID columns) read text IDs
+//! as the same mapped IDs.
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -131,13 +131,21 @@ fn text_log_tables_read_text_ids_as_the_mapped_ids() {
         ),
         "{got}"
     );
-    // the known gap (README): a Parquet log with non-numeric text IDs fails in esmc sql
-    // (the builder reads it)
-    let err = super::formats::try_query(&rt, &ctx, "SELECT user_id FROM click")
-        .unwrap_err()
-        .to_string();
+    // a Parquet log with non-numeric text IDs reads them through esmc_id too
+    let got = super::formats::query(
+        &rt,
+        &ctx,
+        "SELECT c.user_id = esmc_id('u_8f3a') AS user, count(*) AS n \
+         FROM click c JOIN exposure e ON c.exposure_id = e.exposure_id GROUP BY 1",
+    );
     assert!(
-        err.contains("Cannot cast string 'u_8f3a' to value of Int64 type"),
-        "{err}"
+        got.ends_with(
+            "+------+---+\n\
+             | user | n |\n\
+             +------+---+\n\
+             | true | 1 |\n\
+             +------+---+"
+        ),
+        "{got}"
     );
 }
