@@ -56,8 +56,11 @@ pub fn rebuilt_since_trained(
     let mut out = Vec::new();
     let days = checkpoint_days(wh, run)?;
     for &day in days.iter().rev().take(window + 1) {
-        let text = std::fs::read_to_string(wh.model_dir(run, day).join("meta.json"))?;
-        let meta: serde_json::Value = serde_json::from_str(&text)?;
+        let path = wh.model_dir(run, day).join("meta.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let meta: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a checkpoint record", path.display()))?;
         let Some(recorded) = meta["fingerprint"].as_str() else {
             continue;
         };
