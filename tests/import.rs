@@ -226,3 +226,29 @@ fn taobao_build_labels_match_an_independent_implementation() {
         .sum();
     assert!(carted > 0, "{psc:?}");
 }
+
+/// A cart two days before its purchase decides the psc case (the build reads carts up to
+/// the attribution window before the built day, not just the day before).
+#[test]
+fn taobao_cart_two_days_before_the_purchase_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ub.csv");
+    // 2017-11-25 02:00 UTC cart; 2017-11-27 02:00 view, 02:10 buy; another user's views
+    let text = "1,500,9,cart,1511575200\n1,500,9,pv,1511748000\n1,500,9,buy,1511748600\n\
+                2,501,9,pv,1511748000\n2,502,9,pv,1511748100\n";
+    std::fs::write(&input, text).unwrap();
+    let root = dir.path().join("w");
+    let (i, r) = (input.to_str().unwrap(), root.to_str().unwrap());
+    ok(&esmc(&["import", "taobao", "--input", i, "--root", r]));
+    ok(&esmc(&["build", "--root", r, "--dt", "2017-11-27"]));
+    let (rows, _) = labels::rows(text, false);
+    let expected = labels::expected(&rows);
+    assert_eq!(expected[&2].psc, "other_visit");
+    let built = built_samples(&root);
+    assert_eq!(built.len(), 3);
+    for (line, e) in &expected {
+        let b = &built[&(*line as i64)];
+        let got = (b.1 == 1, b.2 == 1, b.4 == 1, b.5.as_str());
+        assert_eq!(got, (e.click, e.cart, e.purchase, e.psc), "line {line}");
+    }
+}

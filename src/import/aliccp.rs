@@ -259,23 +259,34 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
     });
     drop(common);
     let manifest = manifest(&args, &c, (skeleton_bytes, common_bytes), secs)?;
+    publish(staging, &args, &manifest, &summary)?;
+    print_summary(&summary, &args.root);
+    Ok(())
+}
+
+/// Writes the manifest (inside the partition and under `_manifests/`), the import
+/// summary and the feature spec into the staging, then swaps everything into place.
+fn publish(
+    staging: Staging,
+    args: &Args,
+    manifest: &Manifest,
+    summary: &serde_json::Value,
+) -> Result<()> {
+    let day = dt_name(args.day);
+    let rel = format!("samples/{day}");
     let put = |rel: String, text: Vec<u8>| -> Result<()> {
         let path = staging.path().join(rel);
         std::fs::create_dir_all(path.parent().expect("a parent"))?;
         Ok(std::fs::write(path, text)?)
     };
-    let manifest_json = serde_json::to_vec_pretty(&manifest)?;
+    let manifest_json = serde_json::to_vec_pretty(manifest)?;
     put(format!("{rel}/_manifest.json"), manifest_json.clone())?;
+    put(format!("samples/_manifests/{day}.json"), manifest_json)?;
     put(
-        format!("samples/_manifests/{}.json", dt_name(args.day)),
-        manifest_json,
-    )?;
-    put(
-        format!("samples/_import/{}.json", dt_name(args.day)),
-        serde_json::to_vec_pretty(&summary)?,
+        format!("samples/_import/{day}.json"),
+        serde_json::to_vec_pretty(summary)?,
     )?;
     put("ali_ccp_features.toml".into(), feature_spec().into_bytes())?;
-    let day = dt_name(args.day);
     staging.commit(
         &[
             &rel,
@@ -285,7 +296,6 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
         ],
         &[],
     )?;
-    print_summary(&summary, &args.root);
     Ok(())
 }
 

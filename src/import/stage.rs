@@ -1,7 +1,8 @@
 //! Atomic imports: everything is written into a private staging directory inside the
-//! warehouse (`<root>/.esmc-import-<pid>/`, hidden, so no reader lists it) and renamed
-//! into place at the end. A killed import leaves only that hidden directory, which the
-//! next import removes; no partial partition is ever visible.
+//! warehouse (`<root>/.esmc-import-<pid>/`, hidden, so no reader lists it) and swapped
+//! into place at the end (`esmc_schemas::durable`: fsynced, one atomic exchange per
+//! directory). A killed import leaves only that hidden directory, which the next import
+//! removes unless its process still runs; no partial partition is ever visible.
 
 use anyhow::{Context, Result, bail};
 use esmc_schemas::durable;

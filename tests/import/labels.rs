@@ -72,8 +72,11 @@ pub struct SourceCounts {
     pub last_user: u64,
 }
 
-/// Well-formed, in-range, first-seen rows `(line, user, item, behavior, ts)` and counts.
-pub fn rows(text: &str, drop_last_user: bool) -> (Vec<(u64, i64, i64, String, i64)>, SourceCounts) {
+/// A kept source row: `(line, user, item, behavior, ts)`.
+pub type SourceRow = (u64, i64, i64, String, i64);
+
+/// Well-formed, in-range, first-seen rows and counts.
+pub fn rows(text: &str, drop_last_user: bool) -> (Vec<SourceRow>, SourceCounts) {
     let mut counts = SourceCounts::default();
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -112,7 +115,7 @@ pub fn rows(text: &str, drop_last_user: bool) -> (Vec<(u64, i64, i64, String, i6
 }
 
 /// The expected labels of every exposure, by exposure id.
-pub fn expected(rows: &[(u64, i64, i64, String, i64)]) -> HashMap<u64, Expected> {
+pub fn expected(rows: &[SourceRow]) -> HashMap<u64, Expected> {
     let mut by_user: HashMap<i64, Vec<Ev>> = HashMap::new();
     for (line, user, item, b, ts) in rows {
         let evs = by_user.entry(*user).or_default();
