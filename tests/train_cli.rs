@@ -546,6 +546,10 @@ fn eval_prints_the_entire_space_expected_auc_that_the_predictions_and_truth_give
         }
     }
     let direct = num / den;
+    println!(
+        "entire-space pCVR E-AUC: eval printed {printed}, direct {direct:.6} over {} exposures",
+        rows.len()
+    );
     assert!(
         (printed - direct).abs() < 0.002,
         "eval printed {printed}, direct computation {direct} over {} exposures",

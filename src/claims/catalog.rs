@@ -207,13 +207,14 @@ impl Scale {
         }
     }
 
-    /// `quick`: 20k exposures a day, 3 train days, 2 seeds, small towers.
+    /// `quick`: 50k exposures a day, 4 train days, 3 seeds, small towers (about 5 min
+    /// on 2 cores).
     pub fn quick() -> Scale {
         Scale {
             name: "quick",
-            exposures: 20_000,
-            train_days: 3,
-            seeds: 2,
+            exposures: 50_000,
+            train_days: 4,
+            seeds: 3,
             config: SMALL_CONFIG,
         }
     }

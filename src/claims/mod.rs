@@ -27,10 +27,10 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Small worlds (20k exposures a day, 3 train days, 2 seeds, small towers): minutes.
+    /// Small worlds (50k exposures a day, 4 train days, 3 seeds, small towers): minutes.
     #[arg(long)]
     quick: bool,
-    /// Seeds per model (default: 2 with --quick, else 3).
+    /// Seeds per model (default 3).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     seeds: Option<u64>,
     /// Output directory.
