@@ -64,8 +64,9 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Built labels by exposure id: (ts µs, click, cart, wish, purchase, psc_case, bad_case).
-type Built = (i64, i8, i8, i8, i8, String, i8);
+/// Built labels by exposure id: (ts µs, click, cart, wish, purchase, psc_case, bad_case,
+/// cart_cal, cart_global_cal).
+type Built = (i64, i8, i8, i8, i8, String, i8, i8, i8);
 
 fn built_samples(root: &Path) -> HashMap<i64, Built> {
     let mut out = HashMap::new();
@@ -82,10 +83,18 @@ fn built_samples(root: &Path) -> HashMap<i64, Built> {
                 id.as_primitive::<Int64Type>(),
                 ts.as_primitive::<TimestampMicrosecondType>(),
             );
-            let labels: Vec<_> = ["click", "cart", "wish", "purchase", "bad_case"]
-                .iter()
-                .map(|n| col(n).as_primitive::<Int8Type>().clone())
-                .collect();
+            let labels: Vec<_> = [
+                "click",
+                "cart",
+                "wish",
+                "purchase",
+                "bad_case",
+                "cart_cal",
+                "cart_global_cal",
+            ]
+            .iter()
+            .map(|n| col(n).as_primitive::<Int8Type>().clone())
+            .collect();
             let psc = col("psc_case");
             let psc = psc.as_string::<i32>();
             for r in 0..b.num_rows() {
@@ -99,6 +108,8 @@ fn built_samples(root: &Path) -> HashMap<i64, Built> {
                     l(3),
                     psc.value(r).to_string(),
                     l(4),
+                    l(5),
+                    l(6),
                 );
                 assert!(
                     out.insert(id.value(r), row).is_none(),
@@ -190,8 +201,18 @@ fn taobao_build_labels_match_an_independent_implementation() {
             .get(&(*line as i64))
             .unwrap_or_else(|| panic!("no sample for line {line}"));
         assert_eq!(b.0, e.ts * 1_000_000, "line {line}: exposure time");
-        let got = (b.1 == 1, b.2 == 1, b.3 == 1, b.4 == 1, b.5.as_str());
-        let want = (e.click, e.cart, e.wish, e.purchase, e.psc);
+        let got = (
+            b.1 == 1,
+            b.2 == 1,
+            b.3 == 1,
+            b.4 == 1,
+            b.5.as_str(),
+            b.7 == 1,
+            b.8 == 1,
+        );
+        let want = (
+            e.click, e.cart, e.wish, e.purchase, e.psc, e.cart_cal, e.cart_cal,
+        );
         assert_eq!(
             b.6 == 1,
             matches!(b.5.as_str(), "later_visit" | "other_visit")
@@ -228,27 +249,53 @@ fn taobao_build_labels_match_an_independent_implementation() {
 }
 
 /// A cart two days before its purchase decides the psc case (the build reads carts up to
-/// the attribution window before the built day, not just the day before).
+/// the attribution window before the built day, not just the day before), and a cart
+/// of an earlier visit moves to the purchase's sample (calibration, move mode).
 #[test]
 fn taobao_cart_two_days_before_the_purchase_is_seen() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("ub.csv");
-    // 2017-11-25 02:00 UTC cart; 2017-11-27 02:00 view, 02:10 buy; another user's views
+    // user 1: 11-25 02:00 cart; 11-27 02:00 view, 02:10 buy. user 2: views.
+    // user 3: 11-26 02:00 view, 02:01 cart; 11-27 02:00 view, 02:05 buy.
     let text = "1,500,9,cart,1511575200\n1,500,9,pv,1511748000\n1,500,9,buy,1511748600\n\
-                2,501,9,pv,1511748000\n2,502,9,pv,1511748100\n";
+                2,501,9,pv,1511748000\n2,502,9,pv,1511748100\n\
+                3,600,9,pv,1511661600\n3,600,9,cart,1511661660\n\
+                3,600,9,pv,1511748000\n3,600,9,buy,1511748300\n";
     std::fs::write(&input, text).unwrap();
     let root = dir.path().join("w");
     let (i, r) = (input.to_str().unwrap(), root.to_str().unwrap());
     ok(&esmc(&["import", "taobao", "--input", i, "--root", r]));
-    ok(&esmc(&["build", "--root", r, "--dt", "2017-11-27"]));
+    ok(&esmc(&[
+        "build",
+        "--root",
+        r,
+        "--from",
+        "2017-11-26",
+        "--to",
+        "2017-11-27",
+    ]));
     let (rows, _) = labels::rows(text, false);
     let expected = labels::expected(&rows);
     assert_eq!(expected[&2].psc, "other_visit");
+    assert!(
+        expected[&2].cart_cal,
+        "the earlier cart moves to the purchase's sample"
+    );
+    assert!(expected[&6].cart && !expected[&6].cart_cal, "moved away");
+    assert!(expected[&8].cart_cal && expected[&8].psc == "other_visit");
     let built = built_samples(&root);
-    assert_eq!(built.len(), 3);
+    assert_eq!(built.len(), 5);
     for (line, e) in &expected {
         let b = &built[&(*line as i64)];
-        let got = (b.1 == 1, b.2 == 1, b.4 == 1, b.5.as_str());
-        assert_eq!(got, (e.click, e.cart, e.purchase, e.psc), "line {line}");
+        let got = (
+            b.1 == 1,
+            b.2 == 1,
+            b.4 == 1,
+            b.5.as_str(),
+            b.7 == 1,
+            b.8 == 1,
+        );
+        let want = (e.click, e.cart, e.purchase, e.psc, e.cart_cal, e.cart_cal);
+        assert_eq!(got, want, "line {line}");
     }
 }

@@ -3,7 +3,8 @@
 //! a 30-minute gap over all of a user's events, post-click carts and wishes in the
 //! click's visit, purchases to the last click of the same item within 3 days, psc cases
 //! from the latest cart of the item within 3 days before the purchase. Each search is an
-//! explicit backwards scan over the user's sorted events.
+//! explicit backwards scan over the user's sorted events. Sample calibration in the
+//! default `move` mode: an other_visit purchase's cart moves to the purchase's sample.
 //!
 //! The source lines are mapped as the importer documents it (a pv is an exposure one
 //! second before its click; the exposure id is the line number), with the same drops
@@ -47,6 +48,11 @@ pub struct Expected {
     /// Seconds from the decisive cart to the exposure's UTC midnight, when the psc case
     /// came from a cart (for diagnosing a build window that starts too late).
     pub cart_ts: Option<i64>,
+    /// Calibrated cart (move mode; every Taobao cart is rec-domain, so the global one
+    /// is the same): the own cart unless moved away, or one moved here.
+    pub cart_cal: bool,
+    moved_here: bool,
+    moved_away: bool,
 }
 
 const PSC_ORDER: [&str; 5] = [
@@ -197,8 +203,22 @@ fn user_labels(evs: &[Ev], out: &mut HashMap<u64, Expected>) {
                     x.psc = case;
                     x.cart_ts = k.map(|k| evs[k].ts);
                 }
+                if case == "other_visit" {
+                    // sample calibration: the cart k moves to the purchase's sample, away
+                    // from the sample k was attributed to (its click's, in k's visit)
+                    x.moved_here = true;
+                    let k = k.expect("other_visit has a cart");
+                    if let Some(y) = latest(k, Kind::Click, false).filter(|&y| visit[y] == visit[k])
+                    {
+                        out.get_mut(&evs[y].line).expect("exposure").moved_away = true;
+                    }
+                }
             }
             Kind::Exposure => {}
         }
+    }
+    for e in evs.iter().filter(|e| e.kind == Kind::Exposure) {
+        let x = out.get_mut(&e.line).expect("exposure");
+        x.cart_cal = (x.cart && !x.moved_away) || x.moved_here;
     }
 }
