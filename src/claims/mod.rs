@@ -131,6 +131,22 @@ fn write_configs(out: &Path, scale: &Scale) -> Result<BTreeMap<Config, PathBuf>>
     Ok(files)
 }
 
+/// The models each (world, config) group needs, in the claims' order.
+fn groups(claims: &[catalog::Claim]) -> BTreeMap<(World, Config), Vec<ModelKind>> {
+    let mut groups: BTreeMap<(World, Config), Vec<ModelKind>> = BTreeMap::new();
+    for c in claims {
+        for w in [World::Default, World::With(c.mechanism)] {
+            for side in [c.a, c.b] {
+                let models = groups.entry((w, side.config)).or_default();
+                if !models.contains(&side.model) {
+                    models.push(side.model);
+                }
+            }
+        }
+    }
+    groups
+}
+
 pub fn run(args: Args, quiet: bool) -> Result<()> {
     let started = Instant::now();
     let scale = scale(&args);
@@ -141,18 +157,7 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
     }
     let claims = catalog::claims();
     let configs = write_configs(&args.out, &scale)?;
-    // the models each (world, config) group needs
-    let mut groups: BTreeMap<(World, Config), Vec<ModelKind>> = BTreeMap::new();
-    for c in &claims {
-        for w in [World::Default, World::With(c.mechanism)] {
-            for side in [c.a, c.b] {
-                let models = groups.entry((w, side.config)).or_default();
-                if !models.contains(&side.model) {
-                    models.push(side.model);
-                }
-            }
-        }
-    }
+    let groups = groups(&claims);
     let worlds: BTreeSet<World> = groups.keys().map(|(w, _)| *w).collect();
     eprintln!(
         "claims ({} scale): {} claims, {} worlds, {} runs × {} seed(s) -> {}",

@@ -81,24 +81,7 @@ pub fn run(
                     points.get(next.fetch_add(1, Ordering::Relaxed))
                 {
                     let name = format!("{reading}-{optimizer}-w4-{w4}");
-                    let cfg = dir.join(format!("{name}.toml"));
-                    let text = format!(
-                        "embedding_dim = 8\nhidden = [64, 32]\nbatch_size = 512\n\
-                         constraint = \"{reading}\"\nconstraint_weight = {w4:?}\n{block}"
-                    );
-                    let run = std::fs::write(&cfg, text)
-                        .map_err(anyhow::Error::from)
-                        .and_then(|_| {
-                            run_group(
-                                &built,
-                                vec![ModelKind::Esmc],
-                                scale.seeds,
-                                &cfg,
-                                dir.join(&name),
-                                Some(1),
-                                true,
-                            )
-                        });
+                    let run = run_config(&built, &dir, &name, scale.seeds, reading, block, w4);
                     match run.and_then(|d| read_point(&d, scale.seeds)) {
                         Ok((eauc, gap)) => results.lock().unwrap().push(Point {
                             reading,
@@ -137,6 +120,27 @@ pub fn run(
         );
     }
     Ok(())
+}
+
+/// Runs ESMC under one config of the sweep (written to `dir/<name>.toml`) into
+/// `dir/<name>`; returns that directory.
+fn run_config(
+    built: &super::Built,
+    dir: &Path,
+    name: &str,
+    seeds: u64,
+    reading: &str,
+    optimizer_block: &str,
+    w4: f64,
+) -> Result<std::path::PathBuf> {
+    let cfg = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "embedding_dim = 8\nhidden = [64, 32]\nbatch_size = 512\n\
+         constraint = \"{reading}\"\nconstraint_weight = {w4:?}\n{optimizer_block}"
+    );
+    std::fs::write(&cfg, text)?;
+    let models = vec![ModelKind::Esmc];
+    run_group(built, models, seeds, &cfg, dir.join(name), Some(1), true)
 }
 
 /// The entire-space CVR E-AUC and tower gap of each seed's run.
