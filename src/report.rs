@@ -55,7 +55,9 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
     let summary = markdown::summary_table(&runs);
     let report = markdown::markdown(&args.root, &runs, &summary, &charts);
     let path = out.join("report.md");
-    std::fs::write(&path, report).with_context(|| format!("writing {}", path.display()))?;
+    // durably and atomically: a reader never sees half a report
+    esmc_schemas::durable::write_file(&path, report.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
 
     println!("report: {}", path.display());
     println!("charts: {} SVG files in {}", charts.len(), out.display());

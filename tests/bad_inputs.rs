@@ -42,7 +42,17 @@ fn template() -> &'static Path {
             "embedding_dim = 4\nhidden = [8]\nthreads = 1\nbatch_size = 512\n",
         )
         .unwrap();
-        run(&["train", "--run", "r", "--from", D, "--to", D, "--train-config", "t.toml"]);
+        run(&[
+            "train",
+            "--run",
+            "r",
+            "--from",
+            D,
+            "--to",
+            D,
+            "--train-config",
+            "t.toml",
+        ]);
         dir
     })
     .path()
@@ -124,7 +134,10 @@ fn case(setup: impl FnOnce(&Path), args: &[&str], expect: Expect) {
         Expect::SameSamples => {
             assert!(out.status.success(), "{err}");
             let p = &before[0];
-            assert!(std::fs::read(w.join(&p.0)).unwrap() == p.1, "samples changed");
+            assert!(
+                std::fs::read(w.join(&p.0)).unwrap() == p.1,
+                "samples changed"
+            );
         }
         Expect::Rebuilt(check) => {
             assert!(out.status.success(), "{err}");
@@ -183,7 +196,13 @@ fn quarantined(table: &'static str) -> impl Fn(&serde_json::Value) {
 #[test]
 fn b01_missing_column_in_a_csv_header() {
     let setup = |w: &Path| {
-        put(w, "click", D, "x.csv", b"ts,user_id,exposure_id\n2026-11-01T10:00:00Z,1,\n")
+        put(
+            w,
+            "click",
+            D,
+            "x.csv",
+            b"ts,user_id,exposure_id\n2026-11-01T10:00:00Z,1,\n",
+        )
     };
     let msg = ["x.csv", "column `item_id` is missing"];
     case(setup, BUILD, Expect::Fails(1, &msg));
@@ -235,7 +254,10 @@ fn b05_schema_drift_between_days() {
             vec![
                 ("ts", ts_utc(&[1_793_700_000_000_000])),
                 ("user_id", ids(&[1])),
-                ("item_id", Arc::new(Float64Array::from(vec![2.5])) as ArrayRef),
+                (
+                    "item_id",
+                    Arc::new(Float64Array::from(vec![2.5])) as ArrayRef,
+                ),
             ],
         );
     };
@@ -276,7 +298,11 @@ fn b10_negative_amount_over_the_reject_rate_fails_naming_the_quarantine() {
                  2026-11-01T10:00:00Z,1,2,3,-5.0,1\n";
         put(w, "purchase", D, "x.csv", t.as_bytes())
     };
-    let msg = ["table `purchase` of 2026-11-01", "rows rejected", "quarantine/purchase/dt=2026-11-01"];
+    let msg = [
+        "table `purchase` of 2026-11-01",
+        "rows rejected",
+        "quarantine/purchase/dt=2026-11-01",
+    ];
     case(setup, BUILD, Expect::Fails(1, &msg));
 }
 
@@ -289,7 +315,11 @@ fn b11_too_many_rejects_fail_the_build() {
         }
         put(w, "exposure", D, "x.csv", t.as_bytes())
     };
-    let msg = ["table `exposure` of 2026-11-01: 200 of", "max 1.00%", "quarantine/exposure"];
+    let msg = [
+        "table `exposure` of 2026-11-01: 200 of",
+        "max 1.00%",
+        "quarantine/exposure",
+    ];
     case(setup, BUILD, Expect::Fails(1, &msg));
 }
 
@@ -301,7 +331,10 @@ fn b12_exact_duplicate_rows_are_dropped_and_counted() {
     };
     case(setup, BUILD, Expect::SameSamples);
     let check = |m: &serde_json::Value| {
-        assert!(m["duplicates_dropped"]["click"].as_u64().unwrap() > 0, "{m}")
+        assert!(
+            m["duplicates_dropped"]["click"].as_u64().unwrap() > 0,
+            "{m}"
+        )
     };
     let setup = |w: &Path| {
         let dir = w.join("logs/click/dt=2026-11-01");
@@ -316,13 +349,22 @@ fn b13_a_click_before_its_exposure_is_not_attributed() {
     let setup = |w: &Path| {
         let out = esmc(
             w,
-            &["sql", "--format", "csv", "SELECT exposure_id, ts, user_id, item_id FROM exposure \
-              WHERE dt = '2026-11-01' ORDER BY ts LIMIT 1 OFFSET 100"],
+            &[
+                "sql",
+                "--format",
+                "csv",
+                "SELECT exposure_id, ts, user_id, item_id FROM exposure \
+              WHERE dt = '2026-11-01' ORDER BY ts LIMIT 1 OFFSET 100",
+            ],
         );
         let line = text(&out.stdout).lines().nth(1).unwrap().to_string();
         let f: Vec<&str> = line.split(',').collect();
-        let ts = chrono::DateTime::parse_from_rfc3339(f[1]).unwrap() - chrono::Duration::seconds(60);
-        click_csv(w, &format!("{},{},{},{}\n", ts.to_rfc3339(), f[2], f[3], f[0]));
+        let ts =
+            chrono::DateTime::parse_from_rfc3339(f[1]).unwrap() - chrono::Duration::seconds(60);
+        click_csv(
+            w,
+            &format!("{},{},{},{}\n", ts.to_rfc3339(), f[2], f[3], f[0]),
+        );
     };
     // the samples' features see the click (it is an event of D), the labels do not
     let same_labels = |m: &serde_json::Value| {
@@ -344,7 +386,11 @@ fn b14_a_click_of_an_unknown_exposure_is_not_attributed() {
 #[test]
 fn b15_zero_byte_parquet_file() {
     let setup = |w: &Path| put(w, "click", D, "x.parquet", b"");
-    case(setup, BUILD, Expect::Fails(1, &["x.parquet", "not a readable Parquet file"]));
+    case(
+        setup,
+        BUILD,
+        Expect::Fails(1, &["x.parquet", "not a readable Parquet file"]),
+    );
 }
 
 #[test]
@@ -354,14 +400,22 @@ fn b16_truncated_parquet_file() {
         let bytes = std::fs::read(dir.join("part-00000.parquet")).unwrap();
         std::fs::write(dir.join("x.parquet"), &bytes[..bytes.len() / 2]).unwrap();
     };
-    case(setup, BUILD, Expect::Fails(1, &["x.parquet", "not a readable Parquet file"]));
+    case(
+        setup,
+        BUILD,
+        Expect::Fails(1, &["x.parquet", "not a readable Parquet file"]),
+    );
 }
 
 #[test]
 fn b17_parquet_file_without_rows_is_accepted() {
     let setup = |w: &Path| {
         let schema = Schema::new(vec![
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
             Field::new("user_id", DataType::Int64, false),
             Field::new("item_id", DataType::Int64, false),
         ]);
@@ -390,7 +444,11 @@ fn b19_csv_with_a_header_only_is_accepted() {
 #[test]
 fn b20_csv_line_with_the_wrong_number_of_fields() {
     let setup = |w: &Path| click_csv(w, "2026-11-01T10:00:00Z,1,2\n");
-    case(setup, BUILD, Expect::Fails(1, &["x.csv", "line 2", "expected 4 got 3"]));
+    case(
+        setup,
+        BUILD,
+        Expect::Fails(1, &["x.csv", "line 2", "expected 4 got 3"]),
+    );
 }
 
 #[test]
@@ -404,21 +462,39 @@ fn b21_csv_line_that_is_not_utf8() {
             b"ts,user_id,item_id,exposure_id\n2026-11-01T10:00:00Z,\xff\xfe,2,\n",
         )
     };
-    case(setup, BUILD, Expect::Fails(1, &["x.csv", "invalid UTF-8", "line 2"]));
+    case(
+        setup,
+        BUILD,
+        Expect::Fails(1, &["x.csv", "invalid UTF-8", "line 2"]),
+    );
 }
 
 #[test]
 fn b22_ndjson_line_that_is_not_json() {
     let setup = |w: &Path| {
-        put(w, "click", D, "x.ndjson", b"{\"ts\":\"2026-11-01T10:00:00Z\",\"user_id\":1,\n")
+        put(
+            w,
+            "click",
+            D,
+            "x.ndjson",
+            b"{\"ts\":\"2026-11-01T10:00:00Z\",\"user_id\":1,\n",
+        )
     };
-    case(setup, BUILD, Expect::Fails(1, &["x.ndjson", "line 1", "not a JSON object"]));
+    case(
+        setup,
+        BUILD,
+        Expect::Fails(1, &["x.ndjson", "line 1", "not a JSON object"]),
+    );
 }
 
 #[test]
 fn b23_file_of_an_unknown_format() {
     let setup = |w: &Path| put(w, "click", D, "x.txt", b"hello\n");
-    case(setup, BUILD, Expect::Fails(1, &["x.txt", "unsupported log file format"]));
+    case(
+        setup,
+        BUILD,
+        Expect::Fails(1, &["x.txt", "unsupported log file format"]),
+    );
 }
 
 // ---- partitions and snapshots -------------------------------------------------------
@@ -444,7 +520,10 @@ fn b25_partition_with_an_impossible_date() {
 #[test]
 fn b26_no_exposure_logs_for_the_day() {
     let setup = |w: &Path| std::fs::remove_dir_all(w.join("logs/exposure/dt=2026-11-01")).unwrap();
-    let msg = ["no exposure logs for 2026-11-01", "logs/exposure/dt=2026-11-01"];
+    let msg = [
+        "no exposure logs for 2026-11-01",
+        "logs/exposure/dt=2026-11-01",
+    ];
     case(setup, BUILD, Expect::Fails(1, &msg));
 }
 
@@ -461,31 +540,58 @@ fn b27_missing_dimension_snapshots_build_with_null_dimensions() {
 fn b28_unknown_field_in_a_build_config() {
     let setup = |w: &Path| std::fs::write(w.join("b.toml"), "build_bogus = 1\n").unwrap();
     let args = ["build", "--dt", D, "--config", "b.toml"];
-    case(setup, &args, Expect::Fails(1, &["b.toml", "unknown field `build_bogus`"]));
+    case(
+        setup,
+        &args,
+        Expect::Fails(1, &["b.toml", "unknown field `build_bogus`"]),
+    );
 }
 
 #[test]
 fn b29_out_of_range_value_in_a_build_config() {
-    let setup = |w: &Path| std::fs::write(w.join("b.toml"), "attribution_window_days = -3\n").unwrap();
+    let setup =
+        |w: &Path| std::fs::write(w.join("b.toml"), "attribution_window_days = -3\n").unwrap();
     let args = ["build", "--dt", D, "--config", "b.toml"];
-    case(setup, &args, Expect::Fails(1, &["b.toml", "line 1", "expected u32"]));
+    case(
+        setup,
+        &args,
+        Expect::Fails(1, &["b.toml", "line 1", "expected u32"]),
+    );
 }
 
 #[test]
 fn b30_unknown_calibration() {
     let args = ["build", "--dt", D, "--calibration", "sideways"];
-    case(|_| {}, &args, Expect::Fails(2, &["unknown calibration `sideways`"]));
+    case(
+        |_| {},
+        &args,
+        Expect::Fails(2, &["unknown calibration `sideways`"]),
+    );
 }
 
 #[test]
 fn b31_impossible_date_on_the_command_line() {
     let args = ["build", "--dt", "2026-11-31"];
-    case(|_| {}, &args, Expect::Fails(2, &["'2026-11-31'", "out of range"]));
+    case(
+        |_| {},
+        &args,
+        Expect::Fails(2, &["'2026-11-31'", "out of range"]),
+    );
 }
 
 // ---- training --------------------------------------------------------------------------
 
-const NEW_RUN: &[&str] = &["train", "--run", "n", "--from", D, "--to", D, "--train-config", "t.toml"];
+const NEW_RUN: &[&str] = &[
+    "train",
+    "--run",
+    "n",
+    "--from",
+    D,
+    "--to",
+    D,
+    "--train-config",
+    "t.toml",
+];
 
 fn with(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
     base.iter().chain(extra).copied().collect()
@@ -494,20 +600,32 @@ fn with(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
 #[test]
 fn t01_unknown_model() {
     let args = with(NEW_RUN, &["--model", "esmx"]);
-    case(|_| {}, &args, Expect::Fails(1, &["unknown model 'esmx'", "esmc"]));
+    case(
+        |_| {},
+        &args,
+        Expect::Fails(1, &["unknown model 'esmx'", "esmc"]),
+    );
 }
 
 #[test]
 fn t02_unknown_preset() {
     let args = with(NEW_RUN, &["--preset", "esmc-1999"]);
-    case(|_| {}, &args, Expect::Fails(1, &["unknown preset 'esmc-1999'", "esmc-2023"]));
+    case(
+        |_| {},
+        &args,
+        Expect::Fails(1, &["unknown preset 'esmc-1999'", "esmc-2023"]),
+    );
 }
 
 #[test]
 fn t03_feature_spec_with_an_unknown_key() {
     let setup = |w: &Path| std::fs::write(w.join("f.toml"), "[[field]]\nname = \"x\"\n").unwrap();
     let args = with(NEW_RUN, &["--features", "f.toml"]);
-    case(setup, &args, Expect::Fails(1, &["f.toml", "unknown field `field`"]));
+    case(
+        setup,
+        &args,
+        Expect::Fails(1, &["f.toml", "unknown field `field`"]),
+    );
 }
 
 #[test]
@@ -521,8 +639,21 @@ fn t04_feature_spec_naming_a_column_the_samples_lack() {
 
 #[test]
 fn t05_a_checkpoint_of_another_model() {
-    let args = ["train", "--run", "r", "--model", "esmm", "--resume", "--to", "2026-11-02"];
-    case(|_| {}, &args, Expect::Fails(1, &["run 'r' trains esmc, not esmm"]));
+    let args = [
+        "train",
+        "--run",
+        "r",
+        "--model",
+        "esmm",
+        "--resume",
+        "--to",
+        "2026-11-02",
+    ];
+    case(
+        |_| {},
+        &args,
+        Expect::Fails(1, &["run 'r' trains esmc, not esmm"]),
+    );
 }
 
 #[test]
@@ -539,7 +670,11 @@ fn t06_a_corrupt_checkpoint_record() {
         std::fs::write(w.join("models/c/dt=2026-11-01/meta.json"), "{ not json").unwrap();
     };
     let args = ["train", "--run", "c", "--resume", "--to", "2026-11-02"];
-    case(setup, &args, Expect::Fails(1, &["models/c/dt=2026-11-01/meta.json"]));
+    case(
+        setup,
+        &args,
+        Expect::Fails(1, &["models/c/dt=2026-11-01/meta.json"]),
+    );
 }
 
 #[test]
@@ -564,13 +699,24 @@ fn t07_a_truncated_checkpoint_state() {
 #[test]
 fn t08_a_day_without_samples() {
     let args = ["train", "--run", "r", "--resume", "--to", "2026-11-03"];
-    case(|_| {}, &args, Expect::Fails(1, &["no samples for 2026-11-03", "esmc build --dt 2026-11-03"]));
+    case(
+        |_| {},
+        &args,
+        Expect::Fails(
+            1,
+            &["no samples for 2026-11-03", "esmc build --dt 2026-11-03"],
+        ),
+    );
 }
 
 #[test]
 fn t09_a_missing_training_config() {
     let args = with(&NEW_RUN[..7], &["--train-config", "nope.toml"]);
-    case(|_| {}, &args, Expect::Fails(1, &["nope.toml", "No such file"]));
+    case(
+        |_| {},
+        &args,
+        Expect::Fails(1, &["nope.toml", "No such file"]),
+    );
 }
 
 #[test]
@@ -587,7 +733,10 @@ fn t10_a_partition_rebuilt_under_a_run_is_named() {
     let out = esmc(&w, &args);
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("2026-11-01") && err.contains("--retrain-from 2026-11-01"), "{err}");
+    assert!(
+        err.contains("2026-11-01") && err.contains("--retrain-from 2026-11-01"),
+        "{err}"
+    );
 }
 
 // ---- queries -------------------------------------------------------------------------
@@ -597,13 +746,24 @@ fn q01_a_query_over_a_truncated_log_file_names_it() {
     let setup = |w: &Path| put(w, "click", D, "x.parquet", b"PAR1 not really");
     let args = ["sql", "SELECT count(*) FROM click WHERE dt = '2026-11-01'"];
     // a known gap: the engine's message does not name the file (the build's does, b16)
-    case(setup, &args, Expect::Fails(1, &["Parquet error", "Corrupt footer"]));
+    case(
+        setup,
+        &args,
+        Expect::Fails(1, &["Parquet error", "Corrupt footer"]),
+    );
 }
 
 #[test]
 fn q02_health_of_a_day_without_samples() {
     let args = ["stats", "--dt", "2026-11-04"];
-    case(|_| {}, &args, Expect::Fails(1, &["no samples for dt 2026-11-04", "esmc build --dt 2026-11-04"]));
+    case(
+        |_| {},
+        &args,
+        Expect::Fails(
+            1,
+            &["no samples for dt 2026-11-04", "esmc build --dt 2026-11-04"],
+        ),
+    );
 }
 
 // ---- full disk (a fault injected at the writer: ESMC_FAULT_ENOSPC) --------------------
@@ -614,11 +774,22 @@ fn full_disk(args: &[&str], target: &str) {
     let (_dir, w) = world();
     let before = precious(&w);
     let mut c = Command::new(env!("CARGO_BIN_EXE_esmc"));
-    c.arg(args[0]).arg("--quiet").arg("--root").arg(&w).args(&args[1..]);
-    let out = c.env("ESMC_FAULT_ENOSPC", target).current_dir(&w).output().unwrap();
+    c.arg(args[0])
+        .arg("--quiet")
+        .arg("--root")
+        .arg(&w)
+        .args(&args[1..]);
+    let out = c
+        .env("ESMC_FAULT_ENOSPC", target)
+        .current_dir(&w)
+        .output()
+        .unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(target) && err.contains("No space left on device"), "{err}");
+    assert!(
+        err.contains(target) && err.contains("No space left on device"),
+        "{err}"
+    );
     for (p, bytes) in &before {
         assert!(std::fs::read(w.join(p)).unwrap() == *bytes, "{p} changed");
     }
@@ -639,5 +810,8 @@ fn f01_a_full_disk_while_publishing_a_partition() {
 
 #[test]
 fn f02_a_full_disk_while_publishing_a_checkpoint() {
-    full_disk(&["train", "--run", "r", "--resume", "--to", "2026-11-02"], "models/r/dt=2026-11-02");
+    full_disk(
+        &["train", "--run", "r", "--resume", "--to", "2026-11-02"],
+        "models/r/dt=2026-11-02",
+    );
 }

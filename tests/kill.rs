@@ -4,7 +4,8 @@
 //! checkpoint directory is complete and loads; the rerun completes; and a training
 //! resumed after its kills ends bit-identical to an uninterrupted one.
 //!
-//! `ESMC_KILLS` sets the number of kills (default 6, spread over the three commands);
+//! `ESMC_KILLS` sets the number of kills that land on a running process (default 6,
+//! spread over the three commands; attempts that find the process done do not count);
 //! `ESMC_KILL_SEED` the seed of the instants. `scripts/kill-harness.sh` runs the full one.
 
 use std::collections::BTreeMap;
@@ -16,13 +17,23 @@ const DAYS: [&str; 3] = ["2026-11-01", "2026-11-02", "2026-11-03"];
 
 fn esmc(root: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_esmc"));
-    c.arg(args[0]).arg("--quiet").arg("--root").arg(root).args(&args[1..]);
-    c.current_dir(root).stdout(Stdio::null()).stderr(Stdio::piped());
+    c.arg(args[0])
+        .arg("--quiet")
+        .arg("--root")
+        .arg(root)
+        .args(&args[1..]);
+    c.current_dir(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     c
 }
 
 fn ok(out: Output, what: &str) {
-    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A small deterministic generator for the kill instants (xorshift64*).
@@ -79,7 +90,11 @@ fn check_partitions(root: &Path, refs: &Refs) -> usize {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["_manifest.json", "part-00000.parquet"], "{day}: mixed");
+        assert_eq!(
+            names,
+            ["_manifest.json", "part-00000.parquet"],
+            "{day}: mixed"
+        );
         let m: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("_manifest.json")).unwrap()).unwrap();
         let cal = m["config"]["calibration"].as_str().unwrap().to_string();
@@ -110,8 +125,17 @@ fn check_checkpoints(root: &Path, run: &str) -> usize {
             continue;
         }
         let ck = dir.join(&name);
-        for f in ["config.json", "features.toml", "norm.json", "state.pt", "meta.json"] {
-            assert!(ck.join(f).exists(), "{name}: {f} missing: a mixed checkpoint");
+        for f in [
+            "config.json",
+            "features.toml",
+            "norm.json",
+            "state.pt",
+            "meta.json",
+        ] {
+            assert!(
+                ck.join(f).exists(),
+                "{name}: {f} missing: a mixed checkpoint"
+            );
         }
         esmc_trainer::checkpoint::load(&ck).unwrap();
         n += 1;
@@ -143,9 +167,10 @@ const TRAIN_TO: &str = "2026-11-02";
 
 /// Resumes run `k` (or starts it) until it has trained up to TRAIN_TO.
 fn train_to_end(root: &Path) {
-    let has = root.join("models/k").read_dir().is_ok_and(|mut d| {
-        d.any(|e| e.unwrap().file_name().to_string_lossy().starts_with("dt="))
-    });
+    let has = root
+        .join("models/k")
+        .read_dir()
+        .is_ok_and(|mut d| d.any(|e| e.unwrap().file_name().to_string_lossy().starts_with("dt=")));
     let args: Vec<&str> = if has {
         vec!["train", "--run", "k", "--resume", "--to", TRAIN_TO]
     } else {
@@ -153,20 +178,40 @@ fn train_to_end(root: &Path) {
     };
     let mut all = args.clone();
     all.extend(["--train-config", "t.toml"]);
-    ok(esmc(root, if has { &args } else { &all }).output().unwrap(), "train rerun");
+    ok(
+        esmc(root, if has { &args } else { &all }).output().unwrap(),
+        "train rerun",
+    );
 }
 
 #[test]
 fn sigkill_at_random_instants_never_leaves_a_mix() {
-    let kills: usize = std::env::var("ESMC_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(6);
-    let seed: u64 = std::env::var("ESMC_KILL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+    let kills: usize = std::env::var("ESMC_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let seed: u64 = std::env::var("ESMC_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
     let mut rng = Rng(seed | 1);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     ok(
-        esmc(root, &["simulate", "--days", "6", "--exposures-per-day", "4000", "--start", DAYS[0]])
-            .output()
-            .unwrap(),
+        esmc(
+            root,
+            &[
+                "simulate",
+                "--days",
+                "6",
+                "--exposures-per-day",
+                "4000",
+                "--start",
+                DAYS[0],
+            ],
+        )
+        .output()
+        .unwrap(),
         "simulate",
     );
     std::fs::write(
@@ -185,9 +230,7 @@ fn sigkill_at_random_instants_never_leaves_a_mix() {
             refs.insert((day.to_string(), cal), std::fs::read(p).unwrap());
         }
     }
-    let nightly = |cal: &str| {
-        esmc(root, &["nightly", "--dt", DAYS[2], "--calibration", cal])
-    };
+    let nightly = |cal: &str| esmc(root, &["nightly", "--dt", DAYS[2], "--calibration", cal]);
     let nightly_time = timed(nightly("copy"), "reference nightly");
     // an uninterrupted training (run u), then the run k that is killed and resumed
     let mut args = vec!["train", "--run", "u", "--from", DAYS[0], "--to", TRAIN_TO];
@@ -197,10 +240,17 @@ fn sigkill_at_random_instants_never_leaves_a_mix() {
 
     let (mut killed, mut finished) = (BTreeMap::new(), 0);
     let mut cal = "move";
-    for i in 0..kills {
+    let mut i = 0;
+    // until `kills` kills have landed on a running process (attempts capped)
+    while killed.values().sum::<usize>() < kills && i < 3 * kills {
+        i += 1;
         cal = if cal == "move" { "copy" } else { "move" };
         let (what, cmd, span) = match i % 3 {
-            0 => ("build", esmc(root, &["build", "--dt", DAYS[1], "--calibration", cal]), build_time),
+            0 => (
+                "build",
+                esmc(root, &["build", "--dt", DAYS[1], "--calibration", cal]),
+                build_time,
+            ),
             1 => ("nightly", nightly(cal), nightly_time),
             _ => {
                 if root.join(format!("models/k/dt={TRAIN_TO}")).exists() {
@@ -215,7 +265,7 @@ fn sigkill_at_random_instants_never_leaves_a_mix() {
                 ("train", esmc(root, &a), train_time)
             }
         };
-        let after = span.mul_f64(1.1 * rng.unit());
+        let after = span.mul_f64(0.9 * rng.unit());
         if kill_after(cmd, after) {
             *killed.entry(what).or_insert(0) += 1;
         } else {
@@ -226,14 +276,25 @@ fn sigkill_at_random_instants_never_leaves_a_mix() {
         if what == "train" {
             // the resumed run ends bit-identical to the uninterrupted one
             train_to_end(root);
-            assert!(state(root, "k", TRAIN_TO) == reference, "kill {i}: resumed training differs");
+            assert!(
+                state(root, "k", TRAIN_TO) == reference,
+                "kill {i}: resumed training differs"
+            );
         }
     }
     // reruns complete and leave no staging behind
     let out = nightly(cal).output().unwrap();
     // 0: rebuilt what the kills left stale; 3: nothing to do
-    assert!(matches!(out.status.code(), Some(0 | 3)), "nightly rerun: {out:?}");
-    ok(esmc(root, &["build", "--dt", DAYS[1], "--calibration", cal]).output().unwrap(), "build rerun");
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "nightly rerun: {out:?}"
+    );
+    ok(
+        esmc(root, &["build", "--dt", DAYS[1], "--calibration", cal])
+            .output()
+            .unwrap(),
+        "build rerun",
+    );
     assert_eq!(check_partitions(root, &refs), DAYS.len());
     let stale: Vec<String> = std::fs::read_dir(root.join("samples"))
         .unwrap()
@@ -243,9 +304,12 @@ fn sigkill_at_random_instants_never_leaves_a_mix() {
     assert!(stale.is_empty(), "{stale:?}");
     let total: usize = killed.values().sum();
     eprintln!(
-        "kill harness: {kills} attempts, {total} killed while running {killed:?}, {finished} \
+        "kill harness: {i} attempts, {total} killed while running {killed:?}, {finished} \
          finished first; 0 mixed states; reference times build {build_time:?}, nightly \
          {nightly_time:?}, train {train_time:?}"
     );
-    assert!(total * 2 >= kills, "too few kills landed: {killed:?}");
+    assert!(
+        total >= kills,
+        "too few kills landed: {killed:?} of {i} attempts"
+    );
 }

@@ -23,7 +23,14 @@ fn ok(out: &Output) {
 fn world() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(&esmc()
-        .args(["simulate", "--quiet", "--days", "5", "--exposures-per-day", "3000"])
+        .args([
+            "simulate",
+            "--quiet",
+            "--days",
+            "5",
+            "--exposures-per-day",
+            "3000",
+        ])
         .args(["--start", "2026-11-01", "--root"])
         .arg(dir.path())
         .output()
@@ -42,7 +49,10 @@ fn start_holder(mut cmd: Command, lock: &Path, hold_ms: u64) -> Child {
     let pid = format!("pid {} ", child.id());
     let t = Instant::now();
     while !std::fs::read_to_string(lock).is_ok_and(|s| s.contains(&pid)) {
-        assert!(t.elapsed() < Duration::from_secs(60), "the holder never took {lock:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the holder never took {lock:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child
@@ -50,7 +60,8 @@ fn start_holder(mut cmd: Command, lock: &Path, hold_ms: u64) -> Child {
 
 fn build(root: &Path) -> Command {
     let mut c = esmc();
-    c.args(["build", "--quiet", "--dt", "2026-11-02", "--root"]).arg(root);
+    c.args(["build", "--quiet", "--dt", "2026-11-02", "--root"])
+        .arg(root);
     c
 }
 
@@ -61,7 +72,11 @@ fn assert_whole(root: &Path) {
         serde_json::from_slice(&std::fs::read(part.join("_manifest.json")).unwrap()).unwrap();
     let file = std::fs::File::open(part.join("part-00000.parquet")).unwrap();
     let rows = parquet::file::reader::SerializedFileReader::new(file)
-        .map(|r| parquet::file::reader::FileReader::metadata(&r).file_metadata().num_rows())
+        .map(|r| {
+            parquet::file::reader::FileReader::metadata(&r)
+                .file_metadata()
+                .num_rows()
+        })
         .unwrap();
     assert_eq!(manifest["rows"].as_i64(), Some(rows));
     let names: Vec<String> = std::fs::read_dir(root.join("samples"))
@@ -86,7 +101,10 @@ fn two_builds_of_one_day_one_builds_the_other_is_refused_or_waits() {
     let err = text(&second.stderr);
     assert_eq!(second.status.code(), Some(75), "{err}");
     assert!(err.contains("busy: the build of 2026-11-02"), "{err}");
-    assert!(err.contains(&format!("pid {} started 20", holder.id())), "{err}");
+    assert!(
+        err.contains(&format!("pid {} started 20", holder.id())),
+        "{err}"
+    );
     assert!(err.contains("command: ") && err.contains("build"), "{err}");
     assert!(err.contains("--wait"), "{err}");
     ok(&holder.wait_with_output().unwrap());
