@@ -28,7 +28,23 @@ impl Builder {
         day: NaiveDate,
         spill: &Path,
     ) -> Result<FeatureTable, BuildError> {
-        self.register_feature_events(ctx, day).await?;
+        // daily aggregates: the days before D come summed from `features/daily/`, only
+        // D's own logs are read raw (build/daily.rs); else the whole history is read
+        let history = if self.use_daily() {
+            let t = Instant::now();
+            let h = self.daily_history(ctx, day).await?;
+            self.register_history(ctx, &h).await?;
+            features::trace("daily aggregates", t);
+            Some(h)
+        } else {
+            None
+        };
+        let first = if history.is_some() {
+            day
+        } else {
+            self.feature_first(day)
+        };
+        self.register_feature_events(ctx, day, first).await?;
         // each input streams out of DataFusion straight into the stage (sorted, or
         // spilled to `spill`): nothing here holds a whole day of rows
         let stream = |sql: String| async move {
@@ -41,22 +57,27 @@ impl Builder {
             .feature_memory
             .unwrap_or(self.opts.memory_limit / 2);
         let t = Instant::now();
-        let events = features::sort_events(
-            stream(format!(
-                "SELECT kind, ts, user_id, item_id, category_id, age FROM feat_events \
-                 WHERE age = 0 OR kind <> {}",
-                features::EXPOSURE
-            ))
-            .await?,
-            spill,
-            budget,
-        )
-        .await?;
+        let mut events_sql = format!(
+            "SELECT kind, ts, user_id, item_id, category_id, age FROM feat_events \
+             WHERE age = 0 OR kind <> {}",
+            features::EXPOSURE
+        );
+        if let Some(acts) = history.as_deref().and_then(|h| self.history_acts_sql(h)) {
+            events_sql = format!("{events_sql} UNION ALL {acts}");
+        }
+        let events = features::sort_events(stream(events_sql).await?, spill, budget).await?;
         features::trace("events (SQL, sorted)", t);
-        let prior_sql = include_str!("../../../sql/builder/features_prior.sql")
-            .replace("{counts}", &self.prior_counts_sql().join(",\n       "));
-        let prior =
-            features::split_prior(stream(prior_sql).await?, &self.cfg.features, spill).await?;
+        let prior = match &history {
+            Some(h) => {
+                let days: Vec<_> = h.iter().map(|d| (d.age, d.counts())).collect();
+                features::sum_prior(&self.cfg.features, &days, spill)?
+            }
+            None => {
+                let sql = include_str!("../../../sql/builder/features_prior.sql")
+                    .replace("{counts}", &self.prior_counts_sql().join(",\n       "));
+                features::split_prior(stream(sql).await?, &self.cfg.features, spill).await?
+            }
+        };
         features::trace("prior counts (SQL)", t);
         let targets =
             features::spill_targets(stream(TARGETS_SQL.to_string()).await?, spill).await?;
@@ -68,15 +89,15 @@ impl Builder {
         Ok(table)
     }
 
-    /// Registers `feat_good_<table>` (the history's good rows, deduplicated, with
+    /// Registers `feat_good_<table>` (the good rows of [first, day], deduplicated, with
     /// `dt`) for the feature tables, and `feat_events` over them, each row tagged with
     /// its partition's age (D = 0).
     async fn register_feature_events(
         &self,
         ctx: &SessionContext,
         day: NaiveDate,
+        first: NaiveDate,
     ) -> Result<(), BuildError> {
-        let first = self.feature_first(day);
         for table in FEATURE_TABLES {
             let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
             let cols = columns.join(", ");

@@ -16,6 +16,7 @@
 //! [`Builder::build`] runs these stages in order, reporting each to a [`Progress`].
 
 mod clean;
+mod daily;
 mod feature_stage;
 mod label;
 mod output;
@@ -83,6 +84,12 @@ pub struct Builder {
     /// Whether a build waits for the day's lock held by another job (else fails Busy),
     /// and what it calls (with what it waits for, and the holder) before waiting.
     wait_locks: Option<OnWait>,
+    /// Whether the feature stage sums daily aggregates (`build/daily.rs`) instead of
+    /// re-reading the raw history; same bytes either way.
+    daily_features: bool,
+    /// Per day built, the history days whose raw logs its session registered (those
+    /// without a fresh daily aggregate), as `read_days` last listed them.
+    raw_history: Mutex<HashMap<NaiveDate, Vec<NaiveDate>>>,
 }
 
 impl Builder {
@@ -93,7 +100,16 @@ impl Builder {
             opts,
             hashes: Default::default(),
             wait_locks: None,
+            daily_features: true,
+            raw_history: Default::default(),
         }
+    }
+
+    /// Makes the feature stage re-read the raw logs of the whole history (the path
+    /// before daily aggregates), e.g. to compare the two.
+    pub fn features_from_scratch(mut self) -> Self {
+        self.daily_features = false;
+        self
     }
 
     /// Makes builds wait for a day's lock held by another job instead of failing with

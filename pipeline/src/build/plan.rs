@@ -40,10 +40,13 @@ impl Builder {
         table: Table,
         day: NaiveDate,
     ) -> Result<Vec<NaiveDate>, BuildError> {
-        let (mut first, last) = self.window(day);
-        if self.cfg.features.enabled && FEATURE_TABLES.contains(&table) {
-            first = first.min(self.feature_first(day));
-        }
+        let (first, last) = self.window(day);
+        // the feature history's days whose raw logs the feature stage reads (build/daily.rs)
+        let history = if FEATURE_TABLES.contains(&table) {
+            self.raw_history_days(day)?
+        } else {
+            Vec::new()
+        };
         let snapshot = if table.is_event() {
             None
         } else {
@@ -53,7 +56,7 @@ impl Builder {
             .warehouse
             .log_days(table)?
             .into_iter()
-            .filter(|&d| (d >= first && d <= last) || Some(d) == snapshot)
+            .filter(|&d| (d >= first && d <= last) || Some(d) == snapshot || history.contains(&d))
             .collect())
     }
 
@@ -96,6 +99,7 @@ impl Builder {
                 });
             }
         }
+        files.extend(self.feature_inputs(day)?);
         Ok(files)
     }
 

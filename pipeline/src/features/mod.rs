@@ -41,19 +41,31 @@
 //! cache mostly holds).
 
 //! A window of `w` days at exposure time `t` on day D covers the partitions D-w..D-1 and
-//! the events of D before `t`. Feature history is the logs as they are when D is built:
-//! a later change to an older partition does not rebuild D (the manifest fingerprints the
-//! label window, not the feature history). `esmc build --dt D` recomputes on demand.
+//! the events of D before `t`.
+//!
+//! The days before D come from daily aggregates (`store.rs`, kept under
+//! `features/daily/dt=X/` and computed once per day by `build/daily.rs`): per day the
+//! counts per entity key and the clicks, carts and purchases. A build of D sums the
+//! counts of the days in each window (`daily.rs`) and streams the days' clicks, carts and
+//! purchases into the sorts with D's events, so only D's own raw logs are read and the
+//! history costs a few small files per day; the columns are the same bytes as the
+//! from-scratch path above (`Builder::features_from_scratch`,
+//! `ESMC_FEATURES_FROM_SCRATCH=1`). The history's raw files are inputs in D's manifest:
+//! a late file of an older day recomputes that day's aggregate and rebuilds the days
+//! whose history holds it.
 
 mod compute;
+mod daily;
 mod events;
 mod prior;
 mod recency;
 mod sequences;
 mod spill;
+pub(crate) mod store;
 mod windows;
 
 pub(crate) use compute::compute;
+pub(crate) use daily::sum_prior;
 pub(crate) use events::sort_events;
 pub(crate) use prior::{COUNTERS, split_prior};
 pub(crate) use spill::{FeatureTable, spill_targets};

@@ -23,8 +23,8 @@ const DEFAULT_CVR: f64 = 0.1;
 
 /// The entities of the trailing-window counts: the grouping flags (g_item, g_cat,
 /// g_user) of each one's grouping set in the prior counts, and its key columns.
-type Entity = (&'static str, (i32, i32, i32), &'static [&'static str]);
-const ENTITIES: [Entity; 4] = [
+pub(super) type Entity = (&'static str, (i32, i32, i32), &'static [&'static str]);
+pub(super) const ENTITIES: [Entity; 4] = [
     ("item", (0, 1, 1), &["item_id"]),
     ("cat", (1, 0, 1), &["category_id"]),
     ("user", (1, 1, 0), &["user_id"]),
@@ -106,19 +106,29 @@ pub(crate) async fn split_prior(
         .into_iter()
         .map(|o| o.writer.finish())
         .collect::<Result<_, _>>()?;
+    let (p_ctr, p_cvr) = rates(totals.exp, totals.clk, totals.buy);
     Ok(Prior {
         files,
-        p_ctr: if totals.exp > 0 {
-            totals.clk as f64 / totals.exp as f64
+        p_ctr,
+        p_cvr,
+    })
+}
+
+/// The shop's CTR and CVR for the smoothing from its totals over the longest window,
+/// the fallbacks without history.
+pub(super) fn rates(exp: i64, clk: i64, buy: i64) -> (f64, f64) {
+    (
+        if exp > 0 {
+            clk as f64 / exp as f64
         } else {
             DEFAULT_CTR
         },
-        p_cvr: if totals.clk > 0 {
-            totals.buy as f64 / totals.clk as f64
+        if clk > 0 {
+            buy as f64 / clk as f64
         } else {
             DEFAULT_CVR
         },
-    })
+    )
 }
 
 /// One spill file per entity (in `ENTITIES` order) of the columns it keeps from the

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The feature history's cost: one world of 34 days, the builds of the days with 1, 8 and
+# 30 days of history before them (days 2, 9 and 31; the last three days hold the
+# labels' days after), each binary's runs interleaved, medians of R.
+#   scripts/bench_history.sh NEW_ESMC [OLD_ESMC] [--exposures N] [--runs R] [--threads T]
+# NEW_ESMC runs twice per day: with its daily feature aggregates already present (a
+# first, untimed build of the 31st day computes them; its time is printed as "cold"),
+# and with ESMC_FEATURES_FROM_SCRATCH=1 (re-reading the raw history, as before). OLD_ESMC,
+# when given, is a binary of an older tree, timed as it is.
+set -euo pipefail
+new=${1:?usage: scripts/bench_history.sh NEW_ESMC [OLD_ESMC] [--exposures N] [--runs R] [--threads T]}
+shift
+old=""
+if [[ $# -gt 0 && $1 != --* ]]; then old=$1; shift; fi
+exposures=50000 runs=3 threads=2
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --exposures) exposures=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+"$new" simulate -q --root "$root" --days 34 --exposures-per-day "$exposures" --start 2026-10-01 >/dev/null
+day() { date -u -d "2026-10-01 + $1 days" +%F; }
+secs() { # secs ENV BINARY DAY: "wall cpu" seconds of one build of DAY (cpu: user + sys)
+    env $1 /usr/bin/time -f "%e %U %S" -o "$root/.time" "$2" build -q --root "$root" \
+        --threads "$threads" --dt "$3" >/dev/null
+    awk '{print $1 "," $2 + $3}' "$root/.time"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+cold=$(secs X=1 "$new" "$(day 30)")
+echo "cold: new binary, day with 30 days of history, every daily aggregate computed: wall,cpu ${cold} s"
+declare -A t
+for r in $(seq "$runs"); do
+    for h in 1 8 30; do
+        t[daily,$h]+=" $(secs X=1 "$new" "$(day "$h")")"
+        t[scratch,$h]+=" $(secs ESMC_FEATURES_FROM_SCRATCH=1 "$new" "$(day "$h")")"
+        [[ -n $old ]] && t[old,$h]+=" $(secs X=1 "$old" "$(day "$h")")"
+    done
+done
+modes="daily scratch"
+[[ -n $old ]] && modes+=" old"
+pick() { for x in $2; do echo "$x" | cut -d, -f"$1"; done; }
+for k in 1 2; do
+    [[ $k == 1 ]] && echo "wall seconds, medians of $runs" || echo "cpu seconds (user + sys), medians of $runs"
+    printf '%-8s %8s %8s %8s %8s %8s\n' mode 1d 8d 30d 8d/1d 30d/1d
+    for m in $modes; do
+        # shellcheck disable=SC2046
+        a=$(median $(pick $k "${t[$m,1]}")) b=$(median $(pick $k "${t[$m,8]}"))
+        # shellcheck disable=SC2046
+        c=$(median $(pick $k "${t[$m,30]}"))
+        printf '%-8s %8.2f %8.2f %8.2f %8.2f %8.2f\n' "$m" "$a" "$b" "$c" \
+            "$(echo "$b / $a" | bc -l)" "$(echo "$c / $a" | bc -l)"
+    done
+done
