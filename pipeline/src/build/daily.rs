@@ -30,6 +30,9 @@ use std::path::{Path, PathBuf};
 pub(super) struct HistoryDay {
     pub(super) age: u32,
     pub(super) dir: PathBuf,
+    /// The day's aggregate lock, held while the stage reads its files (a concurrent
+    /// build using another item snapshot would otherwise swap them underneath).
+    _lock: JobLock,
 }
 
 impl HistoryDay {
@@ -82,6 +85,22 @@ impl Builder {
         Ok(out)
     }
 
+    /// The SHA-256 of the file at `path`, in the builder's cache by (path, size, mtime).
+    fn cached_hash(&self, path: &Path) -> Result<String, BuildError> {
+        let meta = std::fs::metadata(path).map_err(|e| BuildError::io(path, e))?;
+        let modified = meta.modified().map_err(|e| BuildError::io(path, e))?;
+        let key = (path.to_path_buf(), meta.len(), modified);
+        if let Some(h) = self.hashes.lock().expect("hash cache").get(&key) {
+            return Ok(h.clone());
+        }
+        let h = store::hash_file(path)?;
+        self.hashes
+            .lock()
+            .expect("hash cache")
+            .insert(key, h.clone());
+        Ok(h)
+    }
+
     /// The content key of the item snapshot `day` uses (categories come from it).
     fn item_snapshot_key(&self, day: NaiveDate) -> Result<String, BuildError> {
         let Some(s) = self.snapshot(Table::Item, day)? else {
@@ -92,7 +111,7 @@ impl Builder {
             .warehouse
             .partition_files(&dir)?
             .iter()
-            .map(|p| store::hash_file(p))
+            .map(|p| self.cached_hash(p))
             .collect::<Result<Vec<_>, _>>()?;
         hashes.sort();
         Ok(store::sha256_hex(hashes.join("\n").as_bytes()))
@@ -160,12 +179,16 @@ impl Builder {
         let mut out = Vec::new();
         let mut x = self.feature_first(day);
         while x < day {
-            if let Some(dir) = self
+            if let Some((dir, lock)) = self
                 .ensure_day(ctx, day, x, &config_hash, &snapshot)
                 .await?
             {
                 let age = (day - x).num_days() as u32;
-                out.push(HistoryDay { age, dir });
+                out.push(HistoryDay {
+                    age,
+                    dir,
+                    _lock: lock,
+                });
             }
             x = x.succ_opt().expect("valid day");
         }
@@ -173,7 +196,7 @@ impl Builder {
     }
 
     /// Day `x`'s aggregate directory, computed unless fresh; `None` when the day has no
-    /// logs. Under the day's aggregate lock.
+    /// logs. Under the day's aggregate lock, returned to be held while its files are read.
     async fn ensure_day(
         &self,
         ctx: &SessionContext,
@@ -181,11 +204,11 @@ impl Builder {
         x: NaiveDate,
         config_hash: &str,
         item_snapshot: &str,
-    ) -> Result<Option<PathBuf>, BuildError> {
+    ) -> Result<Option<(PathBuf, JobLock)>, BuildError> {
         let root = self.warehouse.root();
         let dir = store::day_dir(root, x);
         let what = format!("the feature aggregate of {x}");
-        let _lock = JobLock::acquire(&store::lock_path(root, x), &what, true, &|_| {})
+        let lock = JobLock::acquire(&store::lock_path(root, x), &what, true, &|_| {})
             .map_err(BuildError::Busy)?;
         // a dead job's half-written aggregate of the day is never read; removed here
         esmc_schemas::durable::remove_stale(&dir).map_err(crate::write::durable_err)?;
@@ -214,7 +237,7 @@ impl Builder {
             }
             self.compute_day(ctx, x, &dir, &want).await?;
         }
-        Ok(Some(dir))
+        Ok(Some((dir, lock)))
     }
 
     /// Computes day `x`'s aggregate into `dir` (staged, swapped in with its manifest).
