@@ -5,8 +5,9 @@
 #   scripts/bench_history.sh NEW_ESMC [OLD_ESMC] [--exposures N] [--runs R] [--threads T]
 # NEW_ESMC runs twice per day: with its daily feature aggregates already present (a
 # first, untimed build of the 31st day computes them; its time is printed as "cold"),
-# and with ESMC_FEATURES_FROM_SCRATCH=1 (re-reading the raw history, as before). OLD_ESMC,
-# when given, is a binary of an older tree, timed as it is.
+# with ESMC_FEATURES_FROM_SCRATCH=1 (re-reading the raw history, as before), and without
+# features (the labels' own cost, whose window is shorter on day 2). OLD_ESMC, when
+# given, is a binary of an older tree, timed as it is.
 set -euo pipefail
 new=${1:?usage: scripts/bench_history.sh NEW_ESMC [OLD_ESMC] [--exposures N] [--runs R] [--threads T]}
 shift
@@ -25,9 +26,10 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 "$new" simulate -q --root "$root" --days 34 --exposures-per-day "$exposures" --start 2026-10-01 >/dev/null
 day() { date -u -d "2026-10-01 + $1 days" +%F; }
-secs() { # secs ENV BINARY DAY: "wall cpu" seconds of one build of DAY (cpu: user + sys)
+printf '[features]\nenabled = false\n' >"$root/nofeat.toml"
+secs() { # secs ENV BINARY DAY [ARGS]: "wall,cpu" seconds of one build of DAY (cpu: user + sys)
     env $1 /usr/bin/time -f "%e %U %S" -o "$root/.time" "$2" build -q --root "$root" \
-        --threads "$threads" --dt "$3" >/dev/null
+        --threads "$threads" --dt "$3" "${@:4}" >/dev/null
     awk '{print $1 "," $2 + $3}' "$root/.time"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -38,10 +40,11 @@ for r in $(seq "$runs"); do
     for h in 1 8 30; do
         t[daily,$h]+=" $(secs X=1 "$new" "$(day "$h")")"
         t[scratch,$h]+=" $(secs ESMC_FEATURES_FROM_SCRATCH=1 "$new" "$(day "$h")")"
+        t[nofeat,$h]+=" $(secs X=1 "$new" "$(day "$h")" --config "$root/nofeat.toml")"
         [[ -n $old ]] && t[old,$h]+=" $(secs X=1 "$old" "$(day "$h")")"
     done
 done
-modes="daily scratch"
+modes="daily scratch nofeat"
 [[ -n $old ]] && modes+=" old"
 pick() { for x in $2; do echo "$x" | cut -d, -f"$1"; done; }
 for k in 1 2; do
