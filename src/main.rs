@@ -58,10 +58,10 @@ enum Command {
     /// Train and evaluate models over seeds on the same days and features; a table of
     /// mean ± std (markdown, CSV, SVG). Without --root, on a simulated `eleme` world.
     Compare(compare::Args),
-    /// Import a public dataset: taobao (UserBehavior raw logs) or ali-ccp (samples).
     /// Test each claim of the papers in a simulated world with its mechanism and one
     /// without: paired differences with 95% intervals and a verdict (markdown, CSV).
     Claims(claims::Args),
+    /// Import a public dataset: taobao (UserBehavior raw logs) or ali-ccp (samples).
     Import(import::Args),
 }
 
@@ -79,8 +79,8 @@ fn main() -> ExitCode {
         Command::Predict(args) => train::predict(args, cli.quiet),
         Command::Report(args) => report::run(args, cli.quiet),
         Command::Compare(args) => compare::run(args, cli.quiet),
-        Command::Import(args) => import::run(args, cli.quiet),
         Command::Claims(args) => claims::run(args, cli.quiet),
+        Command::Import(args) => import::run(args, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
