@@ -51,7 +51,9 @@ impl Metric {
             Metric::CvrAuc => "CVR-AUC (clicked, realised)",
             Metric::CvrBadAuc => "CVR-AUC bad cases (realised)",
             Metric::EsCvrEauc => "CVR E-AUC entire-space",
-            Metric::EsCvrCalibrationError => "CVR calibration error abs(ln(pred/true)) entire-space",
+            Metric::EsCvrCalibrationError => {
+                "CVR calibration error abs(ln(pred/true)) entire-space"
+            }
         }
     }
 
