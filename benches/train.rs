@@ -1,5 +1,5 @@
 //! Training throughput of the model family against the PyTorch loop that public ESMM
-//! code is written like (`shared/peers/esmm_torch.py`), in the same invocation.
+//! code is written like (`benches/peer/esmm_torch.py`), in the same invocation.
 //!
 //! `cargo bench --bench train -- [--n 200000] [--runs 3] [--threads 2]
 //! [--python PATH] [--no-python]`
@@ -280,7 +280,7 @@ fn main() {
     let n: usize = get("--n").map_or(200_000, |v| v.parse().unwrap());
     let runs: usize = get("--runs").map_or(3, |v| v.parse().unwrap());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let peer = root.join("../shared/peers/esmm_torch.py");
+    let peer = root.join("benches/peer/esmm_torch.py");
     let cache = std::env::var("ESMC_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {

@@ -46,7 +46,7 @@ def sql_text(args, temp_dir):
     params = {
         "root": str(Path(args.root).resolve()),
         "dt": day.isoformat(),
-        "first_dt": (day - dt.timedelta(days=1)).isoformat(),
+        "first_dt": (day - dt.timedelta(days=args.attribution_window_days)).isoformat(),
         "last_dt": (day + dt.timedelta(days=args.attribution_window_days)).isoformat(),
         "day_start_us": str(start),
         "day_end_us": str(start + DAY_US),

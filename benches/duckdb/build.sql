@@ -5,26 +5,26 @@
 --
 --   {root}                  warehouse root; logs are <root>/logs/<table>/dt=YYYY-MM-DD/*.parquet
 --   {dt}                    the built day D
---   {first_dt} / {last_dt}  the window read: D - 1 .. D + attribution window (spec §6)
+--   {first_dt} / {last_dt}  the window read: D - attribution window .. D + attribution window
 --   {day_start_us}          D's UTC midnight, microseconds; {day_end_us} = + 1 day
---   {late_tolerance_us}     late tolerance (default 1 day) in microseconds (§7)
---   {session_gap_us}        session gap (default 30 min) (§3)
---   {click_window_us}       click window (default 30 min) (§4)
---   {attribution_window_us} attribution window (default 3 days) (§4, §5)
---   {calibration}           move (default) | copy | off (§5)
+--   {late_tolerance_us}     late tolerance (default 1 day) in microseconds
+--   {session_gap_us}        session gap (default 30 min)
+--   {click_window_us}       click window (default 30 min)
+--   {attribution_window_us} attribution window (default 3 days)
+--   {calibration}           move (default) | copy | off
 --   {out}                   the Parquet file written
 --   {threads}, {memory_limit}, {temp_dir}   engine settings
 --
--- Steps, and the part of shared/spec/semantics.md each implements:
+-- Steps, and the part of the label contract (docs/labels.md) each implements:
 --
---  1. good events (§2, §7; sql/builder/clean.sql, reject_reason in build.rs): each event
---     table is read over the partitions [D-1, D+3] with hive partitioning; a row is
+--  1. good events (sql/builder/clean.sql, reject_reason in build.rs): each event
+--     table is read over the partitions [D-3, D+3] with hive partitioning; a row is
 --     dropped when a required column is null, when its event time is more than the late
 --     tolerance before its partition's day or at/after the day's end, or (purchase) when
 --     the amount is negative; exact duplicates (every contract column equal, `dt` aside)
 --     are dropped with DISTINCT. IDs are cast to BIGINT (integers or digit strings, like
 --     esmc), timestamps to microseconds since the epoch, UTC.
---  2. the event stream (§3; sql/builder/events.sql): all six tables as one relation,
+--  2. the event stream (sql/builder/events.sql): all six tables as one relation,
 --     kind 0 exposure, 1 click, 2 micro, 3 cart, 4 wish, 5 purchase. One window sort per
 --     user over (ts, kind, item_id, exposure_id, tag) gives every event its position
 --     `seq` in esmc's stream order (so the tie rule "exposure, click, micro, cart, wish,
@@ -36,14 +36,14 @@
 --     at the same microsecond are one session in both). The session of an event is the
 --     latest start at or before it (ASOF JOIN on `seq`), computed only for the events
 --     that need it (everything but exposures, and the day's samples).
---  3. clicks (§4): by exposure_id when the click has one (the latest exposure with that
+--  3. clicks: by exposure_id when the click has one (the latest exposure with that
 --     id of the same user before the click in the stream), otherwise the latest exposure
 --     of the same (user, item) before it, kept when at most the click window older. Both
 --     are ASOF JOINs on `seq`.
---  4. post-click events (§4): micro, cart and wish go to the latest click (attributed or
+--  4. post-click events: micro, cart and wish go to the latest click (attributed or
 --     not) of the same (user, item) before them, if that click is in the same session
 --     (ASOF JOIN). dmi = a D-Mi action; cart_rec = a cart of the cart_cal domain.
---  5. purchases (§4, §5): the latest click of the same (user, item) whose exposure is a
+--  5. purchases: the latest click of the same (user, item) whose exposure is a
 --     rec exposure (ASOF JOIN), kept when at most the attribution window before the
 --     purchase (last touch: exposures of the whole window count, README "Exposures are
 --     read over the whole window"); the latest cart k of (user, item), any domain, before
@@ -51,13 +51,13 @@
 --     k, click and purchase in one session -> same_visit; k in the click's session ->
 --     later_visit; else other_visit. Several purchases on a sample: the largest case in
 --     the order no_purchase < no_cart < same_visit < later_visit < other_visit.
---  6. calibration (§5): an other_visit purchase sets cart_global_cal (and cart_cal when k
+--  6. calibration: an other_visit purchase sets cart_global_cal (and cart_cal when k
 --     is a rec-domain cart) on its sample; `move` also clears them on the exposure that k
 --     was attributed to, when that is another exposure; `off` does neither.
 --     cart_cal = (own rec cart AND NOT cleared) OR set; likewise cart_global_cal with the
 --     raw cart label. All of this is an aggregate per exposure, so the order in which
 --     purchases are met does not matter (as in attribute.rs, where it does not either).
---  7. samples (§4, sql/builder/samples.sql): every rec exposure with ts in [D, D+1),
+--  7. samples (sql/builder/samples.sql): every rec exposure with ts in [D, D+1),
 --     joined with the user and item snapshots (the latest partition before D, else D's
 --     own), sorted by sample_id (= exposure_id), written to {out}.
 --

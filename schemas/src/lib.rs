@@ -7,7 +7,7 @@
 //!
 //! Each column is a [`ColumnSpec`]: name, [`ColumnKind`] (what types are accepted and the
 //! canonical one esmc writes), whether the contract requires it, and its meaning. The
-//! table list follows `shared/spec/semantics.md` §2 (raw tables) and §4-5 (samples).
+//! table list follows the label contract, `docs/labels.md` (raw tables, samples).
 //! [`validate_schema`] checks a file's or batch's schema against a table and names every
 //! offending column with its expected and found type. [`Warehouse`] is the directory
 //! layout of §1. [`id_from_str`] is the one mapping of a string ID to the `Int64` esmc

@@ -1,5 +1,5 @@
-//! The table contracts of `shared/spec/semantics.md`: raw logs and dimensions (§2) and
-//! the sample table (§4-5).
+//! The table contracts of `docs/labels.md`: raw logs and dimensions and
+//! the sample table.
 
 use crate::column::{ColumnKind as K, ColumnSpec};
 use crate::names::{BAD_CASE, Label, PSC_CASE, SqlTable};

@@ -1,5 +1,5 @@
 //! The trainer: the ESMM / ESM² / HM³ / ESMC model family on libtorch (tch 0.26,
-//! libtorch 2.13), following `shared/spec/models.md`.
+//! libtorch 2.13), following `docs/models.md`.
 //!
 //! ```text
 //! spec (TOML) --resolve--> Resolved (tables, regions, fields)
