@@ -1,8 +1,8 @@
 //! The report's and compare's charts as SVG, drawn with `plotters` (its SVG backend only:
 //! text is written as SVG `<text>` and laid out by the viewer, so no font file is read).
-//! Per-day line charts live in [`line`], per-category bar charts in [`bar`]; this file
-//! holds what both share: the colours, the page (title, panels side by side, one legend
-//! below them) and the y ticks.
+//! Per-day line charts live in [`line`], per-category bar charts in [`bar`], forest plots
+//! of intervals in [`intervals`]; this file holds what they share: the colours, the page
+//! (title, panels side by side, one legend below them) and the y ticks.
 //!
 //! ```text
 //!   ┌──────────────── title ────────────────┐
@@ -14,9 +14,11 @@
 //! ```
 
 mod bar;
+mod intervals;
 mod line;
 
 pub use bar::{BarFigure, BarPanel};
+pub use intervals::{IntervalFigure, IntervalRow};
 pub use line::{Figure, Panel, Series};
 
 use plotters::coord::Shift;

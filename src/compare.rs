@@ -164,6 +164,34 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
         return worker::worker(&args, w);
     }
     let started = Instant::now();
+    let (plan, wh, settings) = plan(&args, quiet)?;
+    let runs_dir = plan.out.join("runs");
+    if runs_dir.exists() {
+        std::fs::remove_dir_all(&runs_dir)
+            .with_context(|| format!("cannot clear {}", runs_dir.display()))?;
+    }
+    std::fs::create_dir_all(&runs_dir)
+        .with_context(|| format!("cannot create {}", runs_dir.display()))?;
+    std::fs::write(
+        plan.out.join("compare.json"),
+        serde_json::to_string_pretty(&settings)?,
+    )?;
+    eprintln!(
+        "comparing {} models × {} seeds: train {}, test {}, {} at a time -> {}",
+        plan.models.len(),
+        plan.seeds,
+        plan.train,
+        plan.test,
+        plan.jobs,
+        plan.out.display()
+    );
+    worker::run_all(&plan, &wh, quiet)?;
+    write_results(&plan, started)
+}
+
+/// The comparison `args` ask for (world, days, models, seeds, output), its warehouse and
+/// settings.
+fn plan(args: &Args, quiet: bool) -> Result<(Plan, Warehouse, serde_json::Value)> {
     let (root, world_days) = match &args.root {
         Some(r) => (r.clone(), None),
         None => {
@@ -214,26 +242,13 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
             fnv1a(settings.to_string().as_bytes())
         )),
     };
-    let runs_dir = plan.out.join("runs");
-    if runs_dir.exists() {
-        std::fs::remove_dir_all(&runs_dir)
-            .with_context(|| format!("cannot clear {}", runs_dir.display()))?;
-    }
-    std::fs::create_dir_all(&runs_dir)
-        .with_context(|| format!("cannot create {}", runs_dir.display()))?;
-    std::fs::write(
-        plan.out.join("compare.json"),
-        serde_json::to_string_pretty(&settings)?,
-    )?;
-    eprintln!(
-        "comparing {} models × {} seeds: train {train}, test {test}, {jobs} at a time -> {}",
-        plan.models.len(),
-        plan.seeds,
-        plan.out.display()
-    );
+    Ok((plan, wh, settings))
+}
 
-    worker::run_all(&plan, &wh, quiet)?;
-
+/// Loads the runs' metrics files, writes compare.{md,csv,svg} and prints the table; fails
+/// if a run failed.
+fn write_results(plan: &Plan, started: Instant) -> Result<()> {
+    let (train, test) = (plan.train, plan.test);
     let runs: Vec<table::Run> = plan
         .runs()
         .into_iter()

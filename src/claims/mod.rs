@@ -6,7 +6,7 @@
 //!   └─ each world: simulated and built once into <cache>/claims-worlds/<scale>/<world>
 //!   └─ each group: compare's workers (one process per model × seed) ─▶ OUT/groups/…/runs
 //! verdict::evaluate: per claim and world, A − B paired over the same test users and
-//!   seeds ─▶ OUT/claims.{md,csv}, OUT/claims_intervals.csv (the chart's data)
+//!   seeds ─▶ OUT/claims.{md,csv}, OUT/claims_intervals.{csv,svg} (the forest plot)
 //! ```
 //!
 //! `--sweep-constraint` runs the ESMC constraint sweep instead (see `sweep`).
@@ -147,6 +147,22 @@ fn groups(claims: &[catalog::Claim]) -> BTreeMap<(World, Config), Vec<ModelKind>
     groups
 }
 
+/// Writes claims.md (and prints it), claims.csv, claims_intervals.csv and the forest plot
+/// of its rows, claims_intervals.svg, into `out`.
+fn write_tables(out: &Path, rows: &[verdict::Row], caption: &str, scale: &str) -> Result<()> {
+    let md = verdict::markdown(rows, caption);
+    std::fs::write(out.join("claims.md"), &md)?;
+    std::fs::write(out.join("claims.csv"), verdict::csv(rows))?;
+    std::fs::write(out.join("claims_intervals.csv"), verdict::chart_data(rows))?;
+    let title = format!("Claims at the {scale} scale: A − B with 95% intervals");
+    let svg = out.join("claims_intervals.svg");
+    verdict::chart(rows, &title)
+        .save_svg(&svg)
+        .with_context(|| format!("cannot write {}", svg.display()))?;
+    println!("{md}");
+    Ok(())
+}
+
 pub fn run(args: Args, quiet: bool) -> Result<()> {
     let started = Instant::now();
     let scale = scale(&args);
@@ -210,16 +226,9 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
         scale.seeds,
         catalog::SEED
     );
-    let md = verdict::markdown(&rows, &caption);
-    std::fs::write(args.out.join("claims.md"), &md)?;
-    std::fs::write(args.out.join("claims.csv"), verdict::csv(&rows))?;
-    std::fs::write(
-        args.out.join("claims_intervals.csv"),
-        verdict::chart_data(&rows),
-    )?;
-    println!("{md}");
+    write_tables(&args.out, &rows, &caption, scale.name)?;
     println!(
-        "wrote {0}/claims.md, claims.csv and claims_intervals.csv (the interval chart's data) ({wall:.0}s)",
+        "wrote {0}/claims.md, claims.csv, claims_intervals.csv and claims_intervals.svg ({wall:.0}s)",
         args.out.display()
     );
     Ok(())

@@ -4,6 +4,7 @@
 //! `inconclusive` (it contains 0), `no result` (a run failed).
 
 use super::catalog::{Claim, Config, World};
+use crate::chart::{IntervalFigure, IntervalRow};
 use crate::compare::paired::{Arm, bootstrap, improvement, interval_cell, spread_cell};
 use crate::compare::run_file;
 use anyhow::Result;
@@ -136,21 +137,47 @@ pub fn csv(rows: &[Row]) -> String {
     out
 }
 
-/// The interval chart's data: one line per claim and world.
-pub fn chart_data(rows: &[Row]) -> String {
-    let mut out = String::from("claim,world,diff,lo,hi\n");
+/// Each claim's intervals in the world with its mechanism, then without (those that have
+/// a result): (claim, world, interval).
+fn intervals(rows: &[Row]) -> Vec<(&str, String, &PairedInterval)> {
+    let mut out = Vec::new();
     for r in rows {
         for (world, i) in [
             (World::With(r.claim.mechanism).name(), &r.with),
             ("default".to_string(), &r.without),
         ] {
             if let Some(i) = i {
-                out += &format!(
-                    "\"{}\",{world},{},{},{}\n",
-                    r.claim.text, i.diff, i.lo, i.hi
-                );
+                out.push((r.claim.text, world, i));
             }
         }
     }
     out
+}
+
+/// The interval chart's data: one line per claim and world.
+pub fn chart_data(rows: &[Row]) -> String {
+    let mut out = String::from("claim,world,diff,lo,hi\n");
+    for (claim, world, i) in intervals(rows) {
+        out += &format!("\"{claim}\",{world},{},{},{}\n", i.diff, i.lo, i.hi);
+    }
+    out
+}
+
+/// The interval chart: the rows of [`chart_data`], coloured by the verdict each interval
+/// would give.
+pub fn chart(rows: &[Row], title: &str) -> IntervalFigure {
+    IntervalFigure {
+        title: title.into(),
+        x_caption: "A − B (A's improvement over B), 95% interval".into(),
+        rows: intervals(rows)
+            .into_iter()
+            .map(|(claim, world, i)| IntervalRow {
+                label: claim.into(),
+                note: world,
+                diff: i.diff,
+                lo: i.lo,
+                hi: i.hi,
+            })
+            .collect(),
+    }
 }

@@ -190,29 +190,14 @@ pub fn train_days(
     Ok(())
 }
 
-pub fn train(args: TrainArgs, quiet: bool) -> Result<()> {
-    let wh = Warehouse::new(&args.root);
-    let model: Option<ModelKind> = args.model.as_deref().map(str::parse).transpose()?;
-    if args.model_opts.print_config {
-        let (cfg, features) = resolve_config(model.unwrap_or(ModelKind::Esmc), &args.model_opts)?;
-        println!("{}", toml::to_string_pretty(&cfg)?);
-        println!("{}", features.to_toml());
-        return Ok(());
-    }
-    let run = match (&args.run, model) {
-        (Some(r), _) => r.clone(),
-        (None, Some(m)) => m.name().to_string(),
-        (None, None) => ModelKind::Esmc.name().to_string(),
-    };
-    // one training of a run at a time (held until the run's days are trained)
-    let _lock = crate::build::lock(
-        &esmc_schemas::lock::run_lock_path(wh.root(), &run),
-        &format!("run '{run}'"),
-        args.wait,
-    )?;
-    let ckpts = checkpoint_days(&wh, &run)?;
-    // where to start: a checkpoint to continue from (or none) and the first day to train
-    let (from_ckpt, first) = if let Some(d) = args.retrain_from {
+/// Where `train` starts `run` (whose checkpoints are `ckpts`): the checkpoint to continue
+/// from (or none) and the first day to train.
+fn start_point(
+    args: &TrainArgs,
+    run: &str,
+    ckpts: &[NaiveDate],
+) -> Result<(Option<NaiveDate>, NaiveDate)> {
+    Ok(if let Some(d) = args.retrain_from {
         let prev = ckpts.iter().rev().find(|c| **c < d).copied();
         if let Some(p) = prev {
             eprintln!("run '{run}': replaying from its checkpoint of {p}");
@@ -242,7 +227,58 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<()> {
             ),
             None => (None, from),
         }
+    })
+}
+
+/// The run's state to train from: its checkpoint of `from_ckpt` (of the same model), or a
+/// fresh model starting on `first`.
+fn open_state(
+    wh: &Warehouse,
+    run: &str,
+    from_ckpt: Option<NaiveDate>,
+    model: Option<ModelKind>,
+    opts: &ModelOpts,
+    first: NaiveDate,
+) -> Result<RunState> {
+    Ok(match from_ckpt {
+        Some(c) => {
+            for (_, msg) in rebuilt_since_trained(wh, run, 7)? {
+                eprintln!("warning: {msg}");
+            }
+            let s = load_state(wh, run, c)?;
+            if let Some(m) = model
+                && m != s.trainer.cfg.model
+            {
+                bail!("run '{run}' trains {}, not {m}", s.trainer.cfg.model);
+            }
+            s
+        }
+        None => fresh_state(wh, model.unwrap_or(ModelKind::Esmc), opts, first)?,
+    })
+}
+
+pub fn train(args: TrainArgs, quiet: bool) -> Result<()> {
+    let wh = Warehouse::new(&args.root);
+    let model: Option<ModelKind> = args.model.as_deref().map(str::parse).transpose()?;
+    if args.model_opts.print_config {
+        let (cfg, features) = resolve_config(model.unwrap_or(ModelKind::Esmc), &args.model_opts)?;
+        println!("{}", toml::to_string_pretty(&cfg)?);
+        println!("{}", features.to_toml());
+        return Ok(());
+    }
+    let run = match (&args.run, model) {
+        (Some(r), _) => r.clone(),
+        (None, Some(m)) => m.name().to_string(),
+        (None, None) => ModelKind::Esmc.name().to_string(),
     };
+    // one training of a run at a time (held until the run's days are trained)
+    let _lock = crate::build::lock(
+        &esmc_schemas::lock::run_lock_path(wh.root(), &run),
+        &format!("run '{run}'"),
+        args.wait,
+    )?;
+    let ckpts = checkpoint_days(&wh, &run)?;
+    let (from_ckpt, first) = start_point(&args, &run, &ckpts)?;
     if args.to < first {
         println!(
             "run '{run}' has trained up to {}; nothing to do",
@@ -258,26 +294,7 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<()> {
             std::fs::remove_dir_all(wh.model_dir(&run, *c))?;
         }
     }
-    let mut state = match from_ckpt {
-        Some(c) => {
-            for (_, msg) in rebuilt_since_trained(&wh, &run, 7)? {
-                eprintln!("warning: {msg}");
-            }
-            let s = load_state(&wh, &run, c)?;
-            if let Some(m) = model
-                && m != s.trainer.cfg.model
-            {
-                bail!("run '{run}' trains {}, not {m}", s.trainer.cfg.model);
-            }
-            s
-        }
-        None => fresh_state(
-            &wh,
-            model.unwrap_or(ModelKind::Esmc),
-            &args.model_opts,
-            first,
-        )?,
-    };
+    let mut state = open_state(&wh, &run, from_ckpt, model, &args.model_opts, first)?;
     train_days(&wh, &run, &mut state, &days, quiet)?;
     println!(
         "checkpoints in {}; a day's metrics come from the model trained on the days before it \
