@@ -263,7 +263,7 @@ fn write_results(plan: &Plan, started: Instant) -> Result<()> {
         plan.seeds,
         plan.models[0],
     );
-    let md = summary.markdown(&caption) + &paired::section(&plan, &runs)?;
+    let md = summary.markdown(&caption) + &paired::section(plan, &runs)?;
     std::fs::write(plan.out.join("compare.md"), &md)?;
     std::fs::write(plan.out.join("compare.csv"), summary.csv())?;
     summary
