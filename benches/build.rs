@@ -99,6 +99,7 @@ fn duckdb_python() -> Option<PathBuf> {
     ok.then_some(py)
 }
 
+// Long because: a benchmark script: flags, one world per size, builds timed, the table.
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)

@@ -89,6 +89,7 @@ fn child_encode(root: &Path, out: &Path, threads: usize) {
     println!("{rows} {secs} {}", peak_rss_mib());
 }
 
+// Long because: a benchmark script: flags, the timed runs, the files checked, the figures.
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)

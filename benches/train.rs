@@ -256,6 +256,7 @@ fn run_python(python: &Path, peer: &Path, n: usize, threads: i32, sparse: bool) 
         .and_then(|v| v.trim().parse().ok())
 }
 
+// Long because: a benchmark script: flags, one child per configuration, the table.
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let get = |flag: &str| {

@@ -16,6 +16,7 @@ use esmc_sim::{NoProgress as SimQuiet, Preset, RunOptions, SimConfig};
 use esmc_trainer::metrics::auc;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+// Long because: an example script: simulate, build, score each feature, print the table.
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opt = |name: &str, default: &str| -> String {

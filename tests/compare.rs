@@ -130,6 +130,7 @@ fn num(row: &BTreeMap<String, String>, key: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{key} = '{}'", row[key]))
 }
 
+// Long because: one comparison recomputed column by column; the runs train once.
 #[test]
 fn the_table_is_recomputable_from_the_run_files() {
     let dir = tempfile::tempdir().unwrap();

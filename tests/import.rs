@@ -165,6 +165,7 @@ fn taobao_summary_counts_match_the_source_file() {
     assert!(stdout.contains("71 of the last user dropped"), "{stdout}");
 }
 
+// Long because: one imported file built, every sample checked against independent labels.
 #[test]
 fn taobao_build_labels_match_an_independent_implementation() {
     let dir = tempfile::tempdir().unwrap();

@@ -184,6 +184,7 @@ fn train_to_end(root: &Path) {
     );
 }
 
+// Long because: one scenario in order: references, random kills, reruns checked.
 #[test]
 fn sigkill_at_random_instants_never_leaves_a_mix() {
     let kills: usize = std::env::var("ESMC_KILLS")

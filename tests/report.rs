@@ -132,6 +132,7 @@ fn table_after(md: &str, heading: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+// Long because: one report checked section by section; the two runs are built once.
 #[test]
 fn report_compares_two_runs_in_tables_and_charts() {
     let dir = tempfile::tempdir().unwrap();

@@ -79,6 +79,7 @@ fn case(seed: u64, i: u64) -> Case {
     }
 }
 
+// Long because: every invariant of one generated case, on the same built days.
 fn check(c: &Case) {
     let dir = tempfile::tempdir().unwrap();
     let preset = if c.eleme {

@@ -47,6 +47,7 @@ fn sum_label(batches: &[arrow::array::RecordBatch], name: &str) -> u64 {
         .sum()
 }
 
+// Long because: one world built once, then samples, agreement, reconciliation, invariants.
 #[test]
 fn simulated_days_build_reconcile_and_agree_with_the_simulator() {
     let dir = tempfile::tempdir().unwrap();

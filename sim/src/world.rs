@@ -42,30 +42,37 @@ pub struct Catalog {
     pub by_category: Vec<Vec<u32>>,
 }
 
+/// Each category's centroid (`latent_dim` values each), mean log price, and the
+/// cumulative weights categories are drawn with; from the categories' own stream.
+fn categories(cfg: &SimConfig) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let dim = cfg.latent_dim;
+    let mut crng = Rng::new(cfg.seed, &[stream::CATEGORIES]);
+    // category centroids on the sphere of radius sqrt(dim): every category is as
+    // distinctive as any other, so a world's rates do not hinge on its seed
+    let mut centroids: Vec<f64> = (0..cfg.categories as usize * dim)
+        .map(|_| crng.normal())
+        .collect();
+    for c in centroids.chunks_mut(dim) {
+        let norm = c.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-9);
+        c.iter_mut().for_each(|x| *x *= (dim as f64).sqrt() / norm);
+    }
+    let mean_log_price: Vec<f64> = (0..cfg.categories)
+        .map(|_| 2.5 + 1.2 * crng.normal())
+        .collect();
+    // category sizes follow a power law: category k gets weight 1/(k+1)^0.8
+    let cat_cdf: Vec<f64> = (0..cfg.categories)
+        .scan(0.0, |acc, k| {
+            *acc += 1.0 / ((k + 1) as f64).powf(0.8);
+            Some(*acc)
+        })
+        .collect();
+    (centroids, mean_log_price, cat_cdf)
+}
+
 impl Catalog {
     pub fn build(cfg: &SimConfig) -> Catalog {
         let dim = cfg.latent_dim;
-        let mut crng = Rng::new(cfg.seed, &[stream::CATEGORIES]);
-        // category centroids on the sphere of radius sqrt(dim): every category is as
-        // distinctive as any other, so a world's rates do not hinge on its seed
-        let mut centroids: Vec<f64> = (0..cfg.categories as usize * dim)
-            .map(|_| crng.normal())
-            .collect();
-        for c in centroids.chunks_mut(dim) {
-            let norm = c.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-9);
-            c.iter_mut().for_each(|x| *x *= (dim as f64).sqrt() / norm);
-        }
-        let mean_log_price: Vec<f64> = (0..cfg.categories)
-            .map(|_| 2.5 + 1.2 * crng.normal())
-            .collect();
-        // category sizes follow a power law: category k gets weight 1/(k+1)^0.8
-        let cat_cdf: Vec<f64> = (0..cfg.categories)
-            .scan(0.0, |acc, k| {
-                *acc += 1.0 / ((k + 1) as f64).powf(0.8);
-                Some(*acc)
-            })
-            .collect();
-
+        let (centroids, mean_log_price, cat_cdf) = categories(cfg);
         let mut rng = Rng::new(cfg.seed, &[stream::ITEMS]);
         let n = cfg.items as usize;
         let mut items = Vec::with_capacity(n);

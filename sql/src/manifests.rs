@@ -139,6 +139,7 @@ pub(crate) fn read(warehouse: &Warehouse) -> Result<RecordBatch> {
     flatten(&manifests)
 }
 
+// Long because: one push per manifest-table column, in schema order, to read side by side.
 fn flatten(manifests: &[(PathBuf, Value)]) -> Result<RecordBatch> {
     let schema = manifest_schema();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());

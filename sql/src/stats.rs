@@ -96,34 +96,7 @@ pub async fn daily_health(
 ) -> Result<Health> {
     let first = dt - chrono::Days::new(TRAILING_DAYS);
     let labels = labels();
-    let rates: Vec<String> = labels
-        .iter()
-        .map(|l| format!("avg(CAST({l} AS DOUBLE)) AS {l}"))
-        .collect();
-    let sql = format!(
-        "SELECT dt, CAST(count(*) AS DOUBLE) AS samples, {}\nFROM samples\n\
-         WHERE dt BETWEEN '{first}' AND '{dt}'\nGROUP BY dt ORDER BY dt",
-        rates.join(", ")
-    );
-    let mut by_day: BTreeMap<NaiveDate, Vec<f64>> = BTreeMap::new();
-    for batch in run_sql(ctx, &sql).await? {
-        let days = batch.column(0).as_string::<i32>();
-        for row in 0..batch.num_rows() {
-            let day = NaiveDate::parse_from_str(days.value(row), "%Y-%m-%d")
-                .map_err(|e| SqlError::Internal(format!("dt `{}`: {e}", days.value(row))))?;
-            let values = (1..batch.num_columns())
-                .map(|c| {
-                    let col = batch.column(c).as_primitive::<Float64Type>();
-                    if col.is_null(row) {
-                        0.0
-                    } else {
-                        col.value(row)
-                    }
-                })
-                .collect();
-            by_day.insert(day, values);
-        }
-    }
+    let mut by_day = label_rates_by_day(ctx, &labels, first, dt).await?;
     let today = by_day.remove(&dt).ok_or(SqlError::NoSamples { dt })?;
     let trailing_days: Vec<NaiveDate> = by_day.keys().copied().collect();
     let provisional_days = provisional_days(ctx, first, dt).await?;
@@ -156,6 +129,64 @@ pub async fn daily_health(
         })
         .collect();
 
+    let sections = health_sections(ctx, catalogue, first, dt).await?;
+    Ok(Health {
+        dt,
+        threshold,
+        samples: today[0] as u64,
+        trailing_days,
+        provisional,
+        provisional_trailing,
+        checks,
+        sections,
+    })
+}
+
+/// The sample count and every label's mean rate of each day in `first..=dt`.
+async fn label_rates_by_day(
+    ctx: &SessionContext,
+    labels: &[&'static str],
+    first: NaiveDate,
+    dt: NaiveDate,
+) -> Result<BTreeMap<NaiveDate, Vec<f64>>> {
+    let rates: Vec<String> = labels
+        .iter()
+        .map(|l| format!("avg(CAST({l} AS DOUBLE)) AS {l}"))
+        .collect();
+    let sql = format!(
+        "SELECT dt, CAST(count(*) AS DOUBLE) AS samples, {}\nFROM samples\n\
+         WHERE dt BETWEEN '{first}' AND '{dt}'\nGROUP BY dt ORDER BY dt",
+        rates.join(", ")
+    );
+    let mut by_day: BTreeMap<NaiveDate, Vec<f64>> = BTreeMap::new();
+    for batch in run_sql(ctx, &sql).await? {
+        let days = batch.column(0).as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            let day = NaiveDate::parse_from_str(days.value(row), "%Y-%m-%d")
+                .map_err(|e| SqlError::Internal(format!("dt `{}`: {e}", days.value(row))))?;
+            let values = (1..batch.num_columns())
+                .map(|c| {
+                    let col = batch.column(c).as_primitive::<Float64Type>();
+                    if col.is_null(row) {
+                        0.0
+                    } else {
+                        col.value(row)
+                    }
+                })
+                .collect();
+            by_day.insert(day, values);
+        }
+    }
+    Ok(by_day)
+}
+
+/// The catalogue queries marked `@health`, bound to `from = first`, `to = dt`.
+async fn health_sections(
+    ctx: &SessionContext,
+    catalogue: &Catalogue,
+    first: NaiveDate,
+    dt: NaiveDate,
+) -> Result<Vec<(String, Vec<RecordBatch>)>> {
     let from = first.to_string();
     let to = dt.to_string();
     let mut sections = Vec::new();
@@ -172,16 +203,7 @@ pub async fn daily_health(
         let sql = q.bind(&params)?;
         sections.push((q.name.clone(), run_sql(ctx, &sql).await?));
     }
-    Ok(Health {
-        dt,
-        threshold,
-        samples: today[0] as u64,
-        trailing_days,
-        provisional,
-        provisional_trailing,
-        checks,
-        sections,
-    })
+    Ok(sections)
 }
 
 /// One label's move: `rate` against the mean of the trailing `rates`.

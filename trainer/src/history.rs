@@ -61,6 +61,32 @@ pub fn records(run_dir: &Path) -> Result<Vec<DayRecord>> {
 /// returns its path.
 pub fn write(run_dir: &Path) -> Result<PathBuf> {
     let recs = records(run_dir)?;
+    let cols = columns(&recs);
+    let batch = RecordBatch::try_from_iter(cols).map_err(|e| TrainerError::Data {
+        path: run_dir.into(),
+        message: e.to_string(),
+    })?;
+    let out = run_dir.join("metrics.parquet");
+    let pq = |source| TrainerError::Parquet {
+        path: out.clone(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None).map_err(pq)?;
+    w.write(&batch).map_err(pq)?;
+    w.close().map_err(pq)?;
+    // a private temporary, fsynced, renamed, the directory fsynced
+    esmc_schemas::durable::write_file(&out, &bytes).map_err(|e| TrainerError::Io {
+        path: e.path,
+        source: e.source,
+    })?;
+    Ok(out)
+}
+
+/// One column per field of the day records, then one per metric any day reports (null
+/// on the days without it).
+fn columns(recs: &[DayRecord]) -> Vec<(String, ArrayRef)> {
     let metric_names: BTreeSet<String> = recs
         .iter()
         .filter_map(|r| r.meta["metrics"].as_object())
@@ -131,24 +157,5 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
             d(&|r| r.meta["metrics"][name.as_str()].as_f64()),
         ));
     }
-    let batch = RecordBatch::try_from_iter(cols).map_err(|e| TrainerError::Data {
-        path: run_dir.into(),
-        message: e.to_string(),
-    })?;
-    let out = run_dir.join("metrics.parquet");
-    let pq = |source| TrainerError::Parquet {
-        path: out.clone(),
-        source,
-    };
-    let mut bytes = Vec::new();
-    let mut w =
-        parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None).map_err(pq)?;
-    w.write(&batch).map_err(pq)?;
-    w.close().map_err(pq)?;
-    // a private temporary, fsynced, renamed, the directory fsynced
-    esmc_schemas::durable::write_file(&out, &bytes).map_err(|e| TrainerError::Io {
-        path: e.path,
-        source: e.source,
-    })?;
-    Ok(out)
+    cols
 }

@@ -78,6 +78,7 @@ impl Logs {
     }
 
     /// [`Logs::write`] with each partition in the format `format(table, day)` picks.
+    // Long because: one writer per log table, each a short block in the schema's column order.
     pub fn write_as(
         &self,
         root: &Path,
