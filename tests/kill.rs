@@ -143,25 +143,9 @@ fn check_checkpoints(root: &Path, run: &str) -> usize {
     n
 }
 
-fn state(root: &Path, run: &str, day: &str) -> Vec<(String, Vec<f32>)> {
-    let dir = root.join("models").join(run).join(format!("dt={day}"));
-    let (t, _) = esmc_trainer::checkpoint::load(&dir).unwrap();
-    let net = t.model.net();
-    let mut out: Vec<(String, Vec<f32>)> = net
-        .ps
-        .names
-        .iter()
-        .zip(&net.ps.tensors)
-        .map(|(n, x)| (n.clone(), Vec::<f32>::try_from(x.flatten(0, -1)).unwrap()))
-        .collect();
-    for e in &net.emb {
-        for (n, x) in e.names.iter().zip(&e.tables) {
-            out.push((n.clone(), Vec::<f32>::try_from(x.flatten(0, -1)).unwrap()));
-        }
-    }
-    out.push(("step".into(), vec![t.optim.step as f32]));
-    out
-}
+#[path = "support/checkpoint.rs"]
+mod checkpoint_state;
+use checkpoint_state::state;
 
 const TRAIN_TO: &str = "2026-11-02";
 
