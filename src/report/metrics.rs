@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Columns of metrics.parquet that describe training, not evaluation.
-const TRAIN_COLUMNS: [&str; 9] = [
+const TRAIN_COLUMNS: [&str; 10] = [
     "run",
     "model",
     "dt",
@@ -21,6 +21,8 @@ const TRAIN_COLUMNS: [&str; 9] = [
     "train_seconds",
     "samples_per_s",
     "mean_loss",
+    // ESMC-family runs record the towers' gap after each day's training
+    "tower_gap",
 ];
 
 /// One run's metrics history, sorted by day.
