@@ -114,10 +114,14 @@ impl JobLock {
             .and_then(|_| file.rewind())
             .and_then(|_| file.write_all(stamp.as_bytes()))
             .map_err(io)?;
-        // tests only: hold the lock a while, so that a second job surely meets it
+        // tests only: hold the job's first lock a while, so that a second job surely meets
+        // it (not the nested ones, e.g. the feature history's per-day locks: holding each
+        // of those too made a build with 30 history days sleep 31 times)
+        static HELD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         if let Some(ms) = std::env::var("ESMC_HOLD_LOCK_MS")
             .ok()
             .and_then(|v| v.parse().ok())
+            .filter(|_| !HELD.swap(true, std::sync::atomic::Ordering::SeqCst))
         {
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
