@@ -1,6 +1,6 @@
 //! Hand-written fixtures, one per psc case and attribution rule, with the expected labels
 //! written by hand and checked under every calibration mode. The spec's reference
-//! fixture (semantics.md §5) comes first and must give exactly the labels of its table.
+//! fixture (docs/labels.md) comes first and must give exactly the labels of its table.
 //! Every fixture goes through the real build: Parquet logs in, DataFusion, Parquet out.
 
 mod common;

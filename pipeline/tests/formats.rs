@@ -1,7 +1,7 @@
 //! Raw logs as CSV and NDJSON: the same logs written as Parquet, CSV, NDJSON, a mix of
 //! formats across tables and within one partition build byte-identical sample
 //! partitions; bad text input fails with the file (and line) named, or quarantines the
-//! row with its reason (semantics.md §7).
+//! row with its reason (docs/labels.md, bad input).
 
 mod common;
 

@@ -4,7 +4,7 @@
 use arrow::datatypes::{DataType, Field, TimeUnit};
 use std::collections::HashMap;
 
-/// The time zone of every timestamp esmc writes (event time is UTC, spec §1).
+/// The time zone of every timestamp esmc writes (event time is UTC, docs/labels.md).
 pub const UTC: &str = "UTC";
 
 /// What a column holds. Input files may use any of the accepted physical types; esmc

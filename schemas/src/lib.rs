@@ -10,7 +10,7 @@
 //! table list follows the label contract, `docs/labels.md` (raw tables, samples).
 //! [`validate_schema`] checks a file's or batch's schema against a table and names every
 //! offending column with its expected and found type. [`Warehouse`] is the directory
-//! layout of §1. [`id_from_str`] is the one mapping of a string ID to the `Int64` esmc
+//! layout of docs/labels.md. [`id_from_str`] is the one mapping of a string ID to the `Int64` esmc
 //! carries. [`names`] defines once every name the crates share (labels, psc cases,
 //! SQL tables); [`time`] the microsecond day; [`Progress`] the libraries' one progress
 //! abstraction.

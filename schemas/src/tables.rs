@@ -291,7 +291,7 @@ pub static SAMPLES: TableSpec = TableSpec {
         req(
             PSC_CASE,
             K::Text,
-            "no_purchase, no_cart, same_visit, later_visit or other_visit (spec §5).",
+            "no_purchase, no_cart, same_visit, later_visit or other_visit (docs/labels.md).",
         ),
         req(
             BAD_CASE,

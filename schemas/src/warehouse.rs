@@ -1,4 +1,4 @@
-//! The warehouse directory layout (spec §1):
+//! The warehouse directory layout (docs/labels.md):
 //!
 //! ```text
 //! <root>/logs/<table>/dt=YYYY-MM-DD/*.parquet     raw logs (CSV and NDJSON also accepted)

@@ -1,5 +1,5 @@
 -- Probability Space Confusion: how each day's samples and purchases split over psc cases.
--- Per day and psc case (spec §5: no_purchase, no_cart, same_visit, later_visit,
+-- Per day and psc case (docs/labels.md: no_purchase, no_cart, same_visit, later_visit,
 -- other_visit): samples, their share of the day's samples, and their share of the day's
 -- purchased samples (every case but no_purchase; later_visit + other_visit is the bad
 -- case that breaks the chain rule).

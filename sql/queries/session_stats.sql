@@ -1,6 +1,6 @@
 -- Visits (sessions) per day: how many, how long, how many events each.
 -- A visit is one user's run of events (every event table) with no gap longer than
--- `session_gap_secs` (spec §3's gap rule; client session ids are not used here). A visit
+-- `session_gap_secs` (the session gap rule of docs/labels.md; client session ids are not used here). A visit
 -- counts on the day (dt) of its first event; visits are cut at the ends of the range.
 -- Per day: users, visits, visits per user, events per visit (mean, median, max) and
 -- visit length in minutes (mean, median, max).

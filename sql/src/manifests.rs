@@ -1,6 +1,6 @@
 //! The `manifests` table: `samples/_manifests/dt=D.json` flattened, one row per built day.
 //!
-//! The manifest is the builder's JSON (spec §6, `pipeline/src/manifest.rs`); it is read as
+//! The manifest is the builder's JSON (docs/labels.md, `pipeline/src/manifest.rs`); it is read as
 //! plain JSON so that this crate does not depend on the builder. Maps become one column
 //! per key (`rate_<label>` for each label of the sample table, `psc_<case>` for each psc
 //! case), per-table counts are summed, the config is kept whole as JSON text. A field an

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The models of the family (spec: models.md, "The models").
+/// The models of the family (docs/models.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
@@ -202,7 +202,7 @@ impl Default for TrainConfig {
     }
 }
 
-/// The presets of the papers (spec: models.md, "Presets from the papers").
+/// The presets of the papers (docs/models.md, presets).
 pub const PRESETS: [&str; 4] = ["esmm-2018", "esm2-2020", "hm3-2021", "esmc-2023"];
 
 impl TrainConfig {

@@ -373,7 +373,7 @@ pub fn label_rows(batches: &[RecordBatch]) -> BTreeMap<i64, String> {
     out
 }
 
-/// semantics.md §5: one user per rule. Exposure ids: 1 = e1, 2 = e2, 31 = e3a, 32 = e3b,
+/// The reference fixture of docs/labels.md: one user per rule. Exposure ids: 1 = e1, 2 = e2, 31 = e3a, 32 = e3b,
 /// 4 = e4, 7 = e7, 9 = e9; 70 is e7's search exposure (not a sample).
 pub fn reference_logs() -> Logs {
     let mut l = Logs::default();
