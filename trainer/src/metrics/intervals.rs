@@ -169,7 +169,7 @@ pub fn paired(a: &[Replicated], b: &[Replicated], seed: u64) -> Option<PairedInt
     let s = a.len();
     let n_reps = a[0].reps.len();
     let mut diffs = Vec::with_capacity(n_reps);
-    let mut rng = SplitMix::new(seed ^ 0x5eed_0f_5eed);
+    let mut rng = SplitMix::new(seed ^ 0x5e_ed0f_5eed);
     for r in 0..n_reps {
         let mut sum = 0.0;
         let mut ok = true;
