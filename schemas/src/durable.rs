@@ -227,7 +227,9 @@ mod tests {
         let mine = private_tmp(&target);
         std::fs::create_dir_all(&mine).unwrap();
         // pid 0x7ffffffe is above any pid_max: no such process
-        let dead = root.path().join(format!("{}2147483646-1-0", tmp_prefix(&target)));
+        let dead = root
+            .path()
+            .join(format!("{}2147483646-1-0", tmp_prefix(&target)));
         std::fs::create_dir_all(&dead).unwrap();
         assert_eq!(remove_stale(&target).unwrap(), 1);
         assert!(mine.exists() && !dead.exists());
