@@ -16,12 +16,7 @@ use std::sync::Arc;
 /// first column whose text could not be parsed, as `unparseable <column>`; always null
 /// for Parquet). The batches of [`crate::text_stream`] have exactly this schema.
 pub fn read_schema(table: Table) -> SchemaRef {
-    let mut fields: Vec<Field> = table
-        .spec()
-        .columns
-        .iter()
-        .map(|c| c.field().with_nullable(true))
-        .collect();
+    let mut fields = table.spec().nullable_fields();
     fields.push(Field::new("dt", DataType::Utf8, false));
     fields.push(Field::new("parse_error", DataType::Utf8, true));
     Arc::new(Schema::new(fields))

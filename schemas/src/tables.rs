@@ -54,6 +54,15 @@ impl TableSpec {
         self.columns.iter().filter(|c| c.required)
     }
 
+    /// Every contract column with its canonical type, all nullable: the columns of a
+    /// raw row as read (log readers) or as rejected (quarantine), before any check.
+    pub fn nullable_fields(&self) -> Vec<arrow::datatypes::Field> {
+        self.columns
+            .iter()
+            .map(|c| c.field().with_nullable(true))
+            .collect()
+    }
+
     /// The canonical Arrow schema (every contract column, canonical types).
     pub fn arrow_schema(&self) -> SchemaRef {
         Arc::new(Schema::new(

@@ -137,12 +137,7 @@ fn with_feature_columns(base: SchemaRef, samples: &Path) -> Result<SchemaRef> {
 
 /// Quarantined rows of `table`: its columns and the rule they broke.
 fn quarantine_schema(table: Table) -> SchemaRef {
-    let mut fields: Vec<Field> = table
-        .spec()
-        .columns
-        .iter()
-        .map(|c| c.field().with_nullable(true))
-        .collect();
+    let mut fields = table.spec().nullable_fields();
     fields.push(Field::new("reject_reason", DataType::Utf8, true));
     Arc::new(Schema::new(fields))
 }
