@@ -82,17 +82,22 @@ fn t05_a_checkpoint_of_another_model() {
     );
 }
 
+/// Copies run r's first checkpoint to run c, for a test to damage.
+fn copy_checkpoint(w: &Path) {
+    std::fs::create_dir_all(w.join("models/c")).unwrap();
+    let ok = Command::new("cp")
+        .arg("-r")
+        .arg(w.join("models/r/dt=2026-11-01"))
+        .arg(w.join("models/c/"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
 #[test]
 fn t06_a_corrupt_checkpoint_record() {
     let setup = |w: &Path| {
-        std::fs::create_dir_all(w.join("models/c")).unwrap();
-        let ok = Command::new("cp")
-            .arg("-r")
-            .arg(w.join("models/r/dt=2026-11-01"))
-            .arg(w.join("models/c/"))
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        copy_checkpoint(w);
         std::fs::write(w.join("models/c/dt=2026-11-01/meta.json"), "{ not json").unwrap();
     };
     let args = ["train", "--run", "c", "--resume", "--to", "2026-11-02"];
@@ -106,14 +111,7 @@ fn t06_a_corrupt_checkpoint_record() {
 #[test]
 fn t07_a_truncated_checkpoint_state() {
     let setup = |w: &Path| {
-        std::fs::create_dir_all(w.join("models/c")).unwrap();
-        let ok = Command::new("cp")
-            .arg("-r")
-            .arg(w.join("models/r/dt=2026-11-01"))
-            .arg(w.join("models/c/"))
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        copy_checkpoint(w);
         let p = w.join("models/c/dt=2026-11-01/state.pt");
         let b = std::fs::read(&p).unwrap();
         std::fs::write(&p, &b[..b.len() / 3]).unwrap();
