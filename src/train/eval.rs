@@ -6,6 +6,7 @@ use super::{EvalArgs, PredictArgs, checkpoint_days, run_dir, sample_files};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use esmc_schemas::Warehouse;
+use esmc_trainer::team::{Governed, Governor};
 use esmc_trainer::train::{Evaluation, Trainer, evaluate};
 use esmc_trainer::{checkpoint, data};
 use std::path::Path;
@@ -108,7 +109,14 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
     let files = sample_files(&wh, args.dt)?;
     let bar = crate::progress::Bar::new("eval", "samples", quiet);
     bar.start_pass(data::count_rows(&files)?);
-    let p = trainer.predict_files(&files, &bar)?;
+    let governor = Governor::new(trainer.cfg.threads);
+    let p = trainer.predict_files(
+        &files,
+        &Governed {
+            inner: &bar,
+            governor: &governor,
+        },
+    )?;
     esmc_trainer::train::Progress::finish(&bar);
     println!(
         "run '{}' ({}), checkpoint of {day}, samples of {}",
@@ -125,7 +133,14 @@ pub fn predict(args: PredictArgs, quiet: bool) -> Result<()> {
     let files = sample_files(&wh, args.eval.dt)?;
     let bar = crate::progress::Bar::new("predict", "samples", quiet);
     bar.start_pass(data::count_rows(&files)?);
-    let p = trainer.predict_files(&files, &bar)?;
+    let governor = Governor::new(trainer.cfg.threads);
+    let p = trainer.predict_files(
+        &files,
+        &Governed {
+            inner: &bar,
+            governor: &governor,
+        },
+    )?;
     esmc_trainer::train::Progress::finish(&bar);
     let out = args.out.unwrap_or_else(|| {
         run_dir(&wh, &args.eval.run)

@@ -8,6 +8,7 @@ use super::{
 use anyhow::{Context, Result, bail};
 use chrono::{Days, NaiveDate};
 use esmc_schemas::Warehouse;
+use esmc_trainer::team::{Governed, Governor};
 use esmc_trainer::train::{Evaluation, TrainStats, Trainer, evaluate};
 use esmc_trainer::{ModelKind, checkpoint, data};
 
@@ -148,6 +149,13 @@ pub fn train_days(
     println!("{TRAIN_HEADER}");
     let bar = crate::progress::Bar::new("train", "samples", quiet);
     let trainer = &mut state.trainer;
+    // libtorch's team shrinks while other processes keep the cores busy (a build, another
+    // training) and grows back after; ticked after each batch, on this thread
+    let governor = Governor::new(trainer.cfg.threads);
+    let progress = Governed {
+        inner: &bar,
+        governor: &governor,
+    };
     // where training time went, over all days: reading thread busy, compute, waiting
     let (mut decode, mut compute, mut wait) = (0f64, 0f64, 0f64);
     for &day in days {
@@ -155,7 +163,7 @@ pub fn train_days(
         let rows = data::count_rows(&files)?;
         let eval = if state.days_trained > 0 {
             bar.start_pass(rows);
-            let p = trainer.predict_files(&files, &bar)?;
+            let p = trainer.predict_files(&files, &progress)?;
             Some(evaluate(&p))
         } else {
             None
@@ -164,7 +172,7 @@ pub fn train_days(
         // the day's randomness (shuffle, dropout) depends on the seed and the day only, so
         // that a run resumed from any checkpoint continues exactly as an uninterrupted one
         let day_number = day.to_epoch_days() as u64;
-        let stats = trainer.train_files(&files, day_number, &bar)?;
+        let stats = trainer.train_files(&files, day_number, &progress)?;
         esmc_trainer::train::Progress::finish(&bar);
         decode += stats.load.decode.as_secs_f64();
         compute += stats.compute.as_secs_f64();
@@ -187,6 +195,15 @@ pub fn train_days(
         "training time: reading and decoding {decode:.1} s (on its own thread), compute {compute:.1} s, \
          waiting for data {wait:.1} s"
     );
+    let shrunk = governor.shrunk_share();
+    if shrunk > 0.0 {
+        println!(
+            "libtorch threads: {} at most, fewer for {:.0}% of the batches (other processes \
+             kept the cores busy)",
+            trainer.cfg.threads,
+            100.0 * shrunk
+        );
+    }
     Ok(())
 }
 

@@ -153,7 +153,9 @@ pub struct TrainConfig {
     /// Rows of the shuffle buffer.
     pub shuffle_rows: usize,
     pub seed: u64,
-    /// libtorch intra-op threads.
+    /// The most libtorch intra-op threads of training: `esmc train` shrinks the team while
+    /// other processes keep the cores busy (`team::Governor`; `ESMC_FIXED_THREADS=1` keeps
+    /// it at this size).
     pub threads: i32,
     pub loss_weights: LossWeights,
     /// ESMC's w4: weight of the parameter constraint.

@@ -22,7 +22,7 @@ pub mod nn;
 pub mod optim;
 mod rng;
 pub mod spec;
-mod team;
+pub mod team;
 pub mod train;
 
 pub use config::{Constraint, ModelKind, TrainConfig};
