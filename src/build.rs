@@ -31,6 +31,15 @@ pub struct Common {
     /// instead of exiting with code 75.
     #[arg(long)]
     pub(crate) wait: bool,
+    /// Run the cleaning and the attribution on an Apache Ballista cluster at
+    /// df://HOST:PORT (`esmc cluster scheduler` / `executor`); the warehouse must be at
+    /// the same path on every executor. The partitions are the same as a local build's.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
+    /// With --cluster: fail a build whose attribution job has not finished after this
+    /// many seconds (0 = wait for ever); the day's previous partition stays.
+    #[arg(long, default_value_t = 3600, requires = "cluster")]
+    cluster_job_timeout_secs: u64,
 }
 
 impl Common {
@@ -56,6 +65,17 @@ impl Common {
                 feature_memory: None,
             },
         );
+        let builder = match &self.cluster {
+            Some(url) => {
+                let limit = (self.cluster_job_timeout_secs > 0)
+                    .then(|| std::time::Duration::from_secs(self.cluster_job_timeout_secs));
+                let cluster = esmc_cluster::Cluster::parse(url)?.with_job_timeout(limit);
+                // fail in seconds, before any input is read, when no scheduler answers
+                cluster.check_reachable()?;
+                builder.on_cluster(std::sync::Arc::new(cluster))
+            }
+            None => builder,
+        };
         Ok(match self.wait {
             true => builder
                 .wait_for_locks(|what, holder| eprintln!("waiting for {what}: held by {holder}")),

@@ -6,10 +6,12 @@
 mod build;
 mod chart;
 mod claims;
+mod cluster;
 mod compare;
 mod doctor;
 mod error;
 mod import;
+mod logging;
 mod progress;
 mod report;
 mod simulate;
@@ -63,10 +65,17 @@ enum Command {
     Claims(claims::Args),
     /// Import a public dataset: taobao (UserBehavior raw logs) or ali-ccp (samples).
     Import(import::Args),
+    /// Run a node of an Apache Ballista cluster that builds samples: `scheduler` or
+    /// `executor` (until stopped).
+    Cluster(cluster::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(match cli.command {
+        Command::Cluster(_) => log::LevelFilter::Warn,
+        _ => log::LevelFilter::Off,
+    });
     let result = match cli.command {
         Command::Simulate(args) => simulate::run(args, cli.quiet),
         Command::Build(args) => build::run(args, cli.quiet),
@@ -81,6 +90,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args, cli.quiet),
         Command::Claims(args) => claims::run(args, cli.quiet),
         Command::Import(args) => import::run(args, cli.quiet),
+        Command::Cluster(args) => cluster::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,6 +71,10 @@ pub enum BuildError {
     /// The query engine failed.
     #[error("query engine: {0}")]
     Engine(datafusion::error::DataFusionError),
+    /// The cluster a build runs on cannot be reached or refused the work (the
+    /// environment's fault).
+    #[error("on the cluster")]
+    Cluster(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The build config is invalid (the caller's fault).
     #[error("build config: {0}")]
     Config(String),

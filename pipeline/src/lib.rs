@@ -30,6 +30,7 @@ mod external;
 mod features;
 mod manifest;
 mod nightly;
+pub mod partitioned;
 mod write;
 
 pub use build::{BuildOptions, BuildReport, Builder};

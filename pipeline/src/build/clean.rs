@@ -14,7 +14,7 @@ use datafusion::prelude::SessionContext;
 use esmc_schemas::Table;
 use esmc_schemas::time::{DAY_US, day_start_us};
 use parquet::arrow::ArrowWriter;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// What cleaning one table over the window found.
@@ -41,6 +41,7 @@ impl Builder {
         &self,
         ctx: &SessionContext,
         day: NaiveDate,
+        present: &BTreeSet<Table>,
         progress: &dyn Progress,
     ) -> Result<CleanedTables, BuildError> {
         progress.stage(day, "cleaning");
@@ -50,7 +51,9 @@ impl Builder {
         let tables = Table::EVENTS.len() as u64;
         progress.position(day, 0, tables, "tables");
         for (i, table) in Table::EVENTS.into_iter().enumerate() {
-            let cleaned = self.clean(ctx, table, day, first, last).await?;
+            let cleaned = self
+                .clean(ctx, table, day, first, last, present.contains(&table))
+                .await?;
             quarantined.insert(table.name().to_string(), cleaned.rejected);
             good.push(cleaned.good);
             progress.position(day, i as u64 + 1, tables, "tables");
@@ -67,10 +70,30 @@ impl Builder {
         day: NaiveDate,
         first: NaiveDate,
         last: NaiveDate,
+        present: bool,
     ) -> Result<Cleaned, BuildError> {
         let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
         let clean = ctx.sql(&self.clean_sql(table, first, last)).await?;
         ctx.register_table(format!("clean_{}", table.name()), clean.into_view())?;
+        // deduplicated where the event union reads it; the distinct rows are counted as
+        // they stream through the attribution pass (no DISTINCT run just to count)
+        let cols = columns.join(", ");
+        let good_view = ctx
+            .sql(&format!(
+                "SELECT DISTINCT {cols} FROM clean_{} WHERE reject_reason IS NULL",
+                table.name()
+            ))
+            .await?;
+        ctx.register_table(format!("good_{}", table.name()), good_view.into_view())?;
+        if !present {
+            // no file: nothing to count or quarantine (and a cluster's plans cannot
+            // carry a count over an empty relation's columns)
+            self.quarantine(ctx, table, day, 0).await?;
+            return Ok(Cleaned {
+                rejected: 0,
+                good: 0,
+            });
+        }
 
         // one pass for every count: the day's rows, its rejects, the good rows of the window
         let dt = day.to_string();
@@ -103,17 +126,6 @@ impl Builder {
                 quarantine: self.warehouse.quarantine_dir(table, day),
             });
         }
-
-        // deduplicated where the event union reads it; the distinct rows are counted as
-        // they stream through the attribution pass (no DISTINCT run just to count)
-        let cols = columns.join(", ");
-        let good_view = ctx
-            .sql(&format!(
-                "SELECT DISTINCT {cols} FROM clean_{} WHERE reject_reason IS NULL",
-                table.name()
-            ))
-            .await?;
-        ctx.register_table(format!("good_{}", table.name()), good_view.into_view())?;
         Ok(Cleaned { rejected, good })
     }
 

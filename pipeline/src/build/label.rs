@@ -87,7 +87,10 @@ impl Builder {
 }
 
 /// Duplicates dropped per table: its good rows less its distinct events.
-fn duplicates(good: &[u64], distinct: &[u64]) -> Result<BTreeMap<String, u64>, BuildError> {
+pub(super) fn duplicates(
+    good: &[u64],
+    distinct: &[u64],
+) -> Result<BTreeMap<String, u64>, BuildError> {
     Table::EVENTS
         .iter()
         .zip(good.iter().zip(distinct))
@@ -104,7 +107,7 @@ fn duplicates(good: &[u64], distinct: &[u64]) -> Result<BTreeMap<String, u64>, B
 }
 
 /// The event stream's columns in the types the labeller reads.
-fn normalize(batch: &RecordBatch) -> Result<RecordBatch, BuildError> {
+pub(crate) fn normalize(batch: &RecordBatch) -> Result<RecordBatch, BuildError> {
     let want = [
         DataType::Int64,
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -198,7 +201,7 @@ impl<'a> Cols<'a> {
 
 /// Feeds the sorted event stream to the attributor user by user (a user's events may
 /// span batches) and collects the samples as record batches.
-struct Labeller<'a> {
+pub(crate) struct Labeller<'a> {
     attributor: &'a Attributor,
     /// Rows of the current user seen so far (batch slices).
     pending: Vec<RecordBatch>,
@@ -207,7 +210,7 @@ struct Labeller<'a> {
 }
 
 impl<'a> Labeller<'a> {
-    fn new(attributor: &'a Attributor, sink: LabelledSink) -> Self {
+    pub(crate) fn new(attributor: &'a Attributor, sink: LabelledSink) -> Self {
         Labeller {
             attributor,
             pending: Vec::new(),
@@ -216,7 +219,7 @@ impl<'a> Labeller<'a> {
         }
     }
 
-    fn push(&mut self, batch: RecordBatch) -> Result<(), BuildError> {
+    pub(crate) fn push(&mut self, batch: RecordBatch) -> Result<(), BuildError> {
         let n = batch.num_rows();
         if n == 0 {
             return Ok(());
@@ -282,7 +285,7 @@ impl<'a> Labeller<'a> {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(LabelledSink, AttributionCounts), BuildError> {
+    pub(crate) fn finish(mut self) -> Result<(LabelledSink, AttributionCounts), BuildError> {
         self.flush_pending()?;
         Ok((self.out.finish()?, self.counts))
     }

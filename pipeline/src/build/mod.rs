@@ -11,6 +11,8 @@
 //!  sink.rs           the labelled samples, spilled to Parquet and counted
 //!  feature_stage.rs  the feature stage's inputs streamed out of DataFusion
 //!  output.rs         the partition's Parquet file and its manifest
+//!  remote.rs         on a cluster: the session cleaning and attribution run in, and
+//!                    the attribution as one plan partitioned by user
 //! ```
 //!
 //! [`Builder::build`] runs these stages in order, reporting each to a [`Progress`].
@@ -18,21 +20,23 @@
 mod clean;
 mod daily;
 mod feature_stage;
-mod label;
+pub(crate) mod label;
 mod output;
 mod plan;
 mod read;
-mod sink;
+mod remote;
+pub(crate) mod sink;
 
 use crate::config::BuildConfig;
 use crate::features::FeatureTable;
 use crate::manifest::Manifest;
+use crate::partitioned::ClusterSessions;
 use crate::write::{StagedDir, write_file_atomic};
 use crate::{BuildError, Progress};
 use chrono::NaiveDate;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use esmc_schemas::{SAMPLES, Table, Warehouse};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -90,6 +94,8 @@ pub struct Builder {
     /// Per day built, the history days whose raw logs its session registered (those
     /// without a fresh daily aggregate), as `read_days` last listed them.
     raw_history: Mutex<HashMap<NaiveDate, Vec<NaiveDate>>>,
+    /// Where cleaning and attribution run when not in this process (`--cluster`).
+    cluster: Option<Arc<dyn ClusterSessions>>,
 }
 
 impl Builder {
@@ -102,7 +108,15 @@ impl Builder {
             wait_locks: None,
             daily_features: true,
             raw_history: Default::default(),
+            cluster: None,
         }
+    }
+
+    /// Runs the cleaning and the attribution of every build on `cluster`; the feature
+    /// stage and the writing stay in this process (docs/scale-out.md says why).
+    pub fn on_cluster(mut self, cluster: Arc<dyn ClusterSessions>) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     /// Makes the feature stage re-read the raw logs of the whole history (the path
@@ -155,10 +169,17 @@ impl Builder {
         progress.stage(day, "checking inputs");
         self.check_inputs(day, progress)?;
         let ctx = self.context()?;
+        let mut present = BTreeSet::new();
         for table in Table::ALL {
-            self.register_log(&ctx, table, day).await?;
+            if self.register_log(&ctx, table, day, false).await? {
+                present.insert(table);
+            }
         }
-        let cleaned = self.clean_all(&ctx, day, progress).await?;
+        let remote = self.remote_context(day).await?;
+        let cleaned = match &remote {
+            Some((rctx, rpresent)) => self.clean_all(rctx, day, rpresent, progress).await?,
+            None => self.clean_all(&ctx, day, &present, progress).await?,
+        };
 
         progress.stage(day, "attributing");
         let target = self.warehouse.samples_dir(day);
@@ -167,15 +188,23 @@ impl Builder {
         // the partition is swapped in
         let spill = staged.tmp.join(".spill");
         std::fs::create_dir_all(&spill).map_err(|e| BuildError::io(&spill, e))?;
-        let labelled = self
-            .label(
-                &ctx,
-                day,
-                &spill.join("labelled.parquet"),
-                &cleaned,
-                progress,
-            )
-            .await?;
+        let labelled = match &remote {
+            Some((rctx, _)) => {
+                self.label_partitioned(rctx, day, &spill.join("labelled"), &cleaned, progress)
+                    .await?
+            }
+            None => {
+                self.label(
+                    &ctx,
+                    day,
+                    &spill.join("labelled.parquet"),
+                    &cleaned,
+                    progress,
+                )
+                .await?
+            }
+        };
+        drop(remote);
         self.register_labelled(&ctx, &labelled.path).await?;
         self.register_dims(&ctx, day).await?;
         let mut stage_secs = BTreeMap::new();

@@ -8,12 +8,14 @@ use crate::{BuildError, Progress};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use chrono::NaiveDate;
 use datafusion::catalog::streaming::StreamingTable;
+use datafusion::common::DFSchema;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use esmc_logs::{ESMC_ID, Format, check_text_file, esmc_id_udf, read_schema, text_stream};
 use esmc_schemas::{ColumnKind, Table, validate_schema};
 use std::collections::BTreeMap;
@@ -31,24 +33,32 @@ struct LogFiles {
 impl Builder {
     /// The build's engine session: the configured threads and memory pool, `esmc_id`.
     pub(super) fn context(&self) -> Result<SessionContext, BuildError> {
-        let threads = if self.opts.threads == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            self.opts.threads
-        };
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(self.opts.memory_limit)))
             .build_arc()?;
-        let config = SessionConfig::new()
-            .with_target_partitions(threads)
+        let ctx = SessionContext::new_with_config_rt(self.session_config(), runtime);
+        ctx.register_udf(esmc_id_udf());
+        Ok(ctx)
+    }
+
+    /// The engine settings of every session of a build, local or on a cluster.
+    pub(super) fn session_config(&self) -> SessionConfig {
+        SessionConfig::new()
+            .with_target_partitions(self.threads())
             .with_batch_size(8192)
             .set_bool(
                 "datafusion.execution.parquet.schema_force_view_types",
                 false,
-            );
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
-        ctx.register_udf(esmc_id_udf());
-        Ok(ctx)
+            )
+    }
+
+    /// Engine threads (target partitions): `--threads`, else every core.
+    pub(super) fn threads(&self) -> usize {
+        if self.opts.threads == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            self.opts.threads
+        }
     }
 
     /// Checks every input file that building `day` reads (the window, the feature
@@ -141,14 +151,26 @@ impl Builder {
     ///
     /// Every column is nullable: a null in a required column is a bad row for the
     /// quarantine (clean.sql), not a failed read; an absent table is an empty one.
+    /// Returns whether any file of the table was found. On a cluster's session
+    /// (`remote`), CSV and NDJSON logs are refused: they are read by esmc's own
+    /// streams, which a plan cannot carry to an executor.
     pub(super) async fn register_log(
         &self,
         ctx: &SessionContext,
         table: Table,
         day: NaiveDate,
-    ) -> Result<(), BuildError> {
+        remote: bool,
+    ) -> Result<bool, BuildError> {
         let name = format!("log_{}", table.name());
         let files = self.log_files(table, day)?;
+        if remote && let Some((path, _, _)) = files.text.first() {
+            return Err(BuildError::Config(format!(
+                "{}: the cluster build reads Parquet logs only (CSV and NDJSON are read by \
+                 esmc's own readers, which do not run on executors); build without \
+                 --cluster, or convert the file to Parquet",
+                path.display()
+            )));
+        }
         let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
         let columns = columns.join(", ");
         let mut branches = self
@@ -163,14 +185,24 @@ impl Builder {
                 "SELECT {columns}, dt, parse_error FROM {name}_text"
             ));
         }
-        if branches.is_empty() {
+        let present = !branches.is_empty();
+        if !present && remote {
+            // an empty relation, which plans can carry; the optimizer drops its union
+            // branches (clean.rs skips counting it)
+            let plan = LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(DFSchema::try_from(read_schema(table).as_ref().clone())?),
+            });
+            let view = DataFrame::new(ctx.state(), plan).into_view();
+            ctx.register_table(&name, view)?;
+        } else if !present {
             let empty = MemTable::try_new(read_schema(table), vec![vec![]])?;
             ctx.register_table(&name, Arc::new(empty))?;
         } else {
             let view = ctx.sql(&branches.join(" UNION ALL ")).await?.into_view();
             ctx.register_table(&name, view)?;
         }
-        Ok(())
+        Ok(present)
     }
 
     /// The Parquet branches of `log_<table>` (`name`): one listing table over the

@@ -53,7 +53,7 @@ impl SampleBatches {
 
 /// The labelled samples, in the order they are labelled, spilled to a Parquet file (the
 /// build never holds a whole day of them); counts their labels as they pass.
-pub(super) struct LabelledSink {
+pub(crate) struct LabelledSink {
     path: PathBuf,
     writer: Option<ArrowWriter<std::fs::File>>,
     rows: u64,
@@ -63,7 +63,7 @@ pub(super) struct LabelledSink {
 }
 
 impl LabelledSink {
-    pub(super) fn new(path: &Path) -> Result<Self, BuildError> {
+    pub(crate) fn new(path: &Path) -> Result<Self, BuildError> {
         let file = std::fs::File::create(path).map_err(|e| BuildError::io(path, e))?;
         // fast to write and read back: no compression, small row groups
         let props = WriterProperties::builder()
@@ -141,11 +141,16 @@ impl LabelledSink {
     }
 
     /// Rows written.
-    pub(super) fn rows(&self) -> u64 {
+    pub(crate) fn rows(&self) -> u64 {
         self.rows
     }
 
     /// Label rates and psc case counts.
+    /// Ones per label column and samples per psc case, as counts.
+    pub(crate) fn counts(&self) -> (&BTreeMap<String, u64>, &BTreeMap<String, u64>) {
+        (&self.ones, &self.psc)
+    }
+
     pub(super) fn stats(&self) -> (BTreeMap<String, f64>, BTreeMap<String, u64>) {
         let rates = self
             .ones
