@@ -59,7 +59,8 @@
 --     purchases are met does not matter (as in attribute.rs, where it does not either).
 --  7. samples (sql/builder/samples.sql): every rec exposure with ts in [D, D+1),
 --     joined with the user and item snapshots (the latest partition before D, else D's
---     own), sorted by sample_id (= exposure_id), written to {out}.
+--     own), as the temp table `samples`; output.sql writes them to {out} sorted by
+--     sample_id (= exposure_id), or features.sql adds the behaviour features first.
 --
 -- Known differences from esmc (none of them met on the simulator's worlds):
 --  * Parquet only: esmc also reads CSV/NDJSON logs. Nothing is quarantined or counted
@@ -293,7 +294,9 @@ SELECT user_id, x, max(click) AS click, max(dmi) AS dmi, max(cart) AS cart,
        max(clr_cal) AS clr_cal, max(clr_glob) AS clr_glob
 FROM contrib GROUP BY user_id, x;
 
--- Step 7: dimension snapshots (the latest partition before D, else D's own) and output.
+-- Step 7: dimension snapshots (the latest partition before D, else D's own) and the
+-- samples, kept as the temp table `samples` (build.py then runs output.sql, which writes
+-- them sorted by sample_id, or features.sql, which adds the feature columns and writes).
 SET VARIABLE user_dt = (
     SELECT coalesce(max(d) FILTER (WHERE d < DATE '{dt}'), max(d) FILTER (WHERE d = DATE '{dt}'))
     FROM (SELECT CAST(regexp_extract(file, 'dt=([0-9-]+)/', 1) AS DATE) AS d
@@ -303,7 +306,7 @@ SET VARIABLE item_dt = (
     FROM (SELECT CAST(regexp_extract(file, 'dt=([0-9-]+)/', 1) AS DATE) AS d
           FROM glob('{root}/logs/item/dt=*/*.parquet')));
 
-COPY (
+CREATE TEMP TABLE samples AS
     WITH dim_user AS (
         SELECT CAST(user_id AS BIGINT) AS user_id, CAST(age_bucket AS INTEGER) AS age_bucket,
                CAST(gender AS INTEGER) AS gender, CAST(city AS INTEGER) AS city,
@@ -346,6 +349,4 @@ COPY (
            i.category_id, i.shop_id, i.brand_id, i.price
     FROM labelled s
     LEFT JOIN dim_user u ON s.user_id = u.user_id
-    LEFT JOIN dim_item i ON s.item_id = i.item_id
-    ORDER BY s.sample_id
-) TO '{out}' (FORMAT parquet, COMPRESSION zstd);
+    LEFT JOIN dim_item i ON s.item_id = i.item_id;
