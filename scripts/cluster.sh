@@ -21,12 +21,17 @@ cargo build --bin esmc
 esmc="$CARGO_TARGET_DIR/debug/esmc"
 work=$(mktemp -d "${TMPDIR:-/tmp}/esmc-cluster.XXXXXX")
 pids=()
+sampler=""
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  set +e # stop everything, whatever fails on the way
+  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -72,6 +77,17 @@ day=2026-11-03
 t0=$(now)
 "$esmc" build --root "$work/local" --dt "$day" --threads 2 --quiet >/dev/null
 t1=$(now)
+# the executors' shuffle files are removed when the job ends: sample their size meanwhile
+(
+  set +e +o pipefail # files come and go under find
+  peak=0
+  while :; do
+    n=$(find "$work"/exec* -type f -printf '%s\n' 2>/dev/null | awk '{n += $1} END {print n + 0}')
+    [ "$n" -gt "$peak" ] && peak=$n && echo "$peak" >"$work/shuffle-peak"
+    sleep 0.05
+  done
+) &
+sampler=$!
 "$esmc" build --root "$work/cluster" --dt "$day" --threads 4 --quiet \
   --cluster "df://localhost:$sp" >"$work/cluster-build.log" 2>&1 || {
   cat "$work/cluster-build.log"
@@ -79,6 +95,8 @@ t1=$(now)
   exit 1
 }
 t2=$(now)
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
 
 same_partition() { # the part files of $day in two warehouses
   local a="$1/samples/dt=$day" b="$2/samples/dt=$day" f n=0
@@ -90,12 +108,12 @@ same_partition() { # the part files of $day in two warehouses
 }
 # what the cluster build cost: shuffle files left in the executors' work dirs, and each
 # executor's peak resident memory
-shuffle=$(find "$work"/exec* -type f -printf '%s\n' | awk '{n += $1} END {print n + 0}')
+shuffle=$(cat "$work/shuffle-peak" 2>/dev/null || echo 0)
 rss=""
 for p in "${pids[@]:1}"; do
   rss="$rss $(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$p/status" 2>/dev/null) MiB"
 done
-echo "cluster.sh: shuffle files ${shuffle} bytes; executors' peak RSS:$rss"
+echo "cluster.sh: executors' shuffle files at most ${shuffle} bytes at once; their peak RSS:$rss"
 rows=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['rows'])" \
   "$work/local/samples/dt=$day/_manifest.json")
 verdict=DIFFERENT
