@@ -2,8 +2,9 @@
 //! `eleme` day, at several day sizes (2.5M, 5M, 10M, 20M rec exposures by default) to
 //! show how time and memory grow with the day; the same day built without the feature
 //! stage (what the features add), and by DuckDB running `benches/duckdb/build.sql` (the
-//! same labels from the same Parquet, checked equal on simulated worlds) in the same
-//! invocation.
+//! same labels from the same Parquet, checked equal on simulated worlds), alone and with
+//! `benches/duckdb/features.sql` (the same feature columns, `benches/duckdb/check.sh`),
+//! in the same invocation.
 //!
 //! `cargo bench --bench build -- [--exposures 2500000,5000000] [--runs R] [--threads T]
 //! [--memory-mib M] [--no-duckdb] [--no-reference] [--no-features] [--worlds DIR]`.
@@ -218,7 +219,10 @@ fn main() {
                 },
             );
         }
-        if let Some(py) = &duckdb {
+        // DuckDB: labels only, then with the feature columns (benches/duckdb/features.sql)
+        let variants = [("DuckDB (labels only)", false), ("DuckDB (features)", true)];
+        for (name, features) in duckdb.as_ref().map(|_| variants).into_iter().flatten() {
+            let py = duckdb.as_ref().expect("variants only with DuckDB");
             let d = world(1).start + chrono::Days::new(1);
             let mut m: Vec<Vec<f64>> = Vec::new();
             for _ in 0..runs {
@@ -234,6 +238,7 @@ fn main() {
                         "--memory-limit",
                         &format!("{memory_mib}MB"),
                     ])
+                    .args(features.then_some("--features"))
                     .output()
                     .expect("python runs");
                 assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -242,12 +247,16 @@ fn main() {
             }
             let col = |k: usize| median(m.iter().map(|v| v[k]).collect());
             let (rows, s) = (col(0), col(1));
+            // with --features build.py prints the features.sql seconds fifth
+            let feature_secs = if features {
+                format!("{:.2}", col(4))
+            } else {
+                "-".into()
+            };
             println!(
-                "{size:>13} {:<20} {rows:>10.0} {s:>8.2} {:>12.0} {:>9.0} {:>10} {:>10}",
-                "DuckDB (labels only)",
+                "{size:>13} {name:<20} {rows:>10.0} {s:>8.2} {:>12.0} {:>9.0} {feature_secs:>10} {:>10}",
                 *size as f64 / s,
                 col(2),
-                "-",
                 "-"
             );
         }
