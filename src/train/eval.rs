@@ -25,6 +25,28 @@ fn load_for(wh: &Warehouse, args: &EvalArgs) -> Result<(Trainer, NaiveDate)> {
     Ok((t, day))
 }
 
+/// The checkpoint's scores of `files`, with a bar named `what` and libtorch's team
+/// governed by the machine's load.
+fn score(
+    trainer: &Trainer,
+    files: &[std::path::PathBuf],
+    what: &'static str,
+    quiet: bool,
+) -> Result<esmc_trainer::Predictions> {
+    let bar = crate::progress::Bar::new(what, "samples", quiet);
+    bar.start_pass(data::count_rows(files)?);
+    let governor = Governor::new(trainer.cfg.threads);
+    let p = trainer.predict_files(
+        files,
+        &Governed {
+            inner: &bar,
+            governor: &governor,
+        },
+    )?;
+    esmc_trainer::train::Progress::finish(&bar);
+    Ok(p)
+}
+
 /// Prints every metric of an evaluation as a table.
 pub fn print_evaluation(e: &Evaluation) {
     use esmc_trainer::metrics::TaskMetrics;
@@ -106,18 +128,7 @@ pub(crate) fn print_tower_gap(trainer: &Trainer) {
 pub fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
     let wh = Warehouse::new(&args.root);
     let (trainer, day) = load_for(&wh, &args)?;
-    let files = sample_files(&wh, args.dt)?;
-    let bar = crate::progress::Bar::new("eval", "samples", quiet);
-    bar.start_pass(data::count_rows(&files)?);
-    let governor = Governor::new(trainer.cfg.threads);
-    let p = trainer.predict_files(
-        &files,
-        &Governed {
-            inner: &bar,
-            governor: &governor,
-        },
-    )?;
-    esmc_trainer::train::Progress::finish(&bar);
+    let p = score(&trainer, &sample_files(&wh, args.dt)?, "eval", quiet)?;
     println!(
         "run '{}' ({}), checkpoint of {day}, samples of {}",
         args.run, trainer.cfg.model, args.dt
@@ -130,18 +141,12 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
 pub fn predict(args: PredictArgs, quiet: bool) -> Result<()> {
     let wh = Warehouse::new(&args.eval.root);
     let (trainer, day) = load_for(&wh, &args.eval)?;
-    let files = sample_files(&wh, args.eval.dt)?;
-    let bar = crate::progress::Bar::new("predict", "samples", quiet);
-    bar.start_pass(data::count_rows(&files)?);
-    let governor = Governor::new(trainer.cfg.threads);
-    let p = trainer.predict_files(
-        &files,
-        &Governed {
-            inner: &bar,
-            governor: &governor,
-        },
+    let p = score(
+        &trainer,
+        &sample_files(&wh, args.eval.dt)?,
+        "predict",
+        quiet,
     )?;
-    esmc_trainer::train::Progress::finish(&bar);
     let out = args.out.unwrap_or_else(|| {
         run_dir(&wh, &args.eval.run)
             .join("predictions")
