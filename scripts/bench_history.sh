@@ -3,6 +3,8 @@
 # 30 days of history before them (days 2, 9 and 31; the last three days hold the
 # labels' days after), each binary's runs interleaved, medians of R.
 #   scripts/bench_history.sh NEW_ESMC [OLD_ESMC] [--exposures N] [--runs R] [--threads T]
+# The last lines compare day 30 with itself: its 30 days of history against a copy of
+# the world without the logs before D-3 (the labels' window is the same in both).
 # NEW_ESMC runs twice per day: with its daily feature aggregates already present (a
 # first, untimed build of the 31st day computes them; its time is printed as "cold"),
 # with ESMC_FEATURES_FROM_SCRATCH=1 (re-reading the raw history, as before), and without
@@ -34,6 +36,25 @@ secs() { # secs ENV BINARY DAY [ARGS]: "wall,cpu" seconds of one build of DAY (c
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 cold=$(secs X=1 "$new" "$(day 30)")
+# the same day 30 with only the history its labels read anyway (D-3..D-1): a copy whose
+# logs before D-3 are gone, so the two builds differ by the feature history alone
+trim="$root/trim"
+mkdir -p "$trim/logs"
+cp "$root/logs/_simulation.json" "$trim/logs/" 2>/dev/null || true
+for table in "$root"/logs/*/; do
+    for part in "$table"dt=*; do
+        d=${part##*dt=}
+        [[ $d < $(day 27) ]] && continue
+        mkdir -p "$trim/logs/$(basename "$table")"
+        cp -r "$part" "$trim/logs/$(basename "$table")/"
+    done
+done
+trimsecs() {
+    /usr/bin/time -f "%e %U %S" -o "$root/.time" "$new" build -q --root "$trim" \
+        --threads "$threads" --dt "$(day 30)" >/dev/null
+    awk '{print $1 "," $2 + $3}' "$root/.time"
+}
+trimsecs >/dev/null # its daily aggregates
 echo "cold: new binary, day with 30 days of history, every daily aggregate computed: wall,cpu ${cold} s"
 declare -A t
 for r in $(seq "$runs"); do
@@ -43,6 +64,7 @@ for r in $(seq "$runs"); do
         t[nofeat,$h]+=" $(secs X=1 "$new" "$(day "$h")" --config "$root/nofeat.toml")"
         [[ -n $old ]] && t[old,$h]+=" $(secs X=1 "$old" "$(day "$h")")"
     done
+    t[trim,30]+=" $(trimsecs)"
 done
 modes="daily scratch nofeat"
 [[ -n $old ]] && modes+=" old"
@@ -58,4 +80,9 @@ for k in 1 2; do
         printf '%-8s %8.2f %8.2f %8.2f %8.2f %8.2f\n' "$m" "$a" "$b" "$c" \
             "$(echo "$b / $a" | bc -l)" "$(echo "$c / $a" | bc -l)"
     done
+done
+for k in 1 2; do
+    a=$(median $(pick $k "${t[trim,30]}")) c=$(median $(pick $k "${t[daily,30]}"))
+    printf 'day 30, daily aggregates, %s: 3 days of history %.2f s, 30 days %.2f s, 30d/3d %.2f\n' \
+        "$([[ $k == 1 ]] && echo wall || echo cpu)" "$a" "$c" "$(echo "$c / $a" | bc -l)"
 done
