@@ -17,8 +17,6 @@ pub enum ClusterError {
     /// Ballista refused to start or serve (the environment's, or a bug).
     #[error("Ballista: {0}")]
     Ballista(String),
-    #[error(transparent)]
-    Engine(#[from] datafusion::error::DataFusionError),
 }
 
 impl ClusterError {

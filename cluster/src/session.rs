@@ -130,10 +130,6 @@ impl ClusterSessions for Cluster {
         Ok(SessionContext::remote_with_state(&self.url, state).await?)
     }
 
-    fn describe(&self) -> String {
-        self.url.clone()
-    }
-
     fn job_timeout(&self) -> Option<Duration> {
         self.job_timeout
     }

@@ -113,9 +113,6 @@ pub trait ClusterSessions: Send + Sync {
     /// [`AttributeNode`]s ([`EsmcQueryPlanner`] on the planning side).
     async fn session(&self, config: SessionConfig) -> Result<SessionContext, BuildError>;
 
-    /// The cluster in words, for messages ("df://host:port").
-    fn describe(&self) -> String;
-
     /// How long a build waits for the attribution job before failing; `None`: no limit.
     /// (A lost executor can leave a Ballista 55 job waiting for good.)
     fn job_timeout(&self) -> Option<std::time::Duration> {
