@@ -281,3 +281,145 @@ fn an_interrupted_or_damaged_aggregate_is_detected_and_recomputed() {
     assert!(daily.join(format!("dt={z}/_manifest.json")).exists());
     assert_eq!(before[&last], sample_bytes(root.path(), &[last])[&last]);
 }
+
+/// Rewrites every file of the item snapshot of day `d` through `edit`.
+fn edit_items(root: &Path, d: NaiveDate, edit: &dyn Fn(RecordBatch) -> Vec<RecordBatch>) {
+    let w = Warehouse::new(root);
+    for path in w.partition_files(&w.log_dir(Table::Item, d)).unwrap() {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.flat_map(|b| edit(b.unwrap())).collect();
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            batches[0].schema(),
+            None,
+        )
+        .unwrap();
+        for b in &batches {
+            writer.write(b).unwrap();
+        }
+        writer.close().unwrap();
+    }
+}
+
+/// `batch` with column `name` mapped by `f`.
+fn map_column(batch: &RecordBatch, name: &str, f: &dyn Fn(&ArrayRef) -> ArrayRef) -> RecordBatch {
+    let i = batch.schema().index_of(name).unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[i] = f(&columns[i]);
+    RecordBatch::try_new(batch.schema(), columns).unwrap()
+}
+
+/// The manifest bytes of every daily aggregate, by directory name.
+fn daily_manifests(root: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(root.join("features/daily"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("dt="))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (
+                name,
+                std::fs::read_to_string(e.path().join("_manifest.json")).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The items of day `x`'s aggregate (its categories file).
+fn aggregate_items(root: &Path, x: NaiveDate) -> BTreeSet<i64> {
+    let path = root.join(format!("features/daily/dt={x}/categories.parquet"));
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .flat_map(|b| {
+            let b = b.unwrap();
+            let c = b
+                .column_by_name("item_id")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            c.values().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn a_rewritten_item_snapshot_recomputes_only_the_days_whose_categories_moved() {
+    let root = world(8);
+    let built = built_days(root.path());
+    build_days(root.path(), &built, false);
+    let last = *built.last().unwrap();
+    // the last day reads the snapshot of the day before it
+    let snapshot = last - chrono::Days::new(1);
+    let history: Vec<NaiveDate> = (1..=5).map(|k| last - chrono::Days::new(k)).collect();
+    let same_as_scratch = |root: &Path| {
+        let scratch = copy_logs(root);
+        build_days(scratch.path(), &[last], true);
+        assert_eq!(
+            sample_bytes(root, &[last]),
+            sample_bytes(scratch.path(), &[last])
+        );
+    };
+
+    // a shop's nightly snapshot: every price moves and a new item appears
+    let before = daily_manifests(root.path());
+    edit_items(root.path(), snapshot, &|b| {
+        let b = map_column(&b, "price", &|c| {
+            let p = c.as_primitive::<arrow::datatypes::Float64Type>();
+            Arc::new(p.unary::<_, arrow::datatypes::Float64Type>(|v| v + 1.0)) as ArrayRef
+        });
+        let new = map_column(&b.slice(0, 1), "item_id", &|_| {
+            Arc::new(Int64Array::from(vec![987_654_321])) as ArrayRef
+        });
+        vec![b, new]
+    });
+    build_days(root.path(), &[last], false);
+    let now = daily_manifests(root.path());
+    let changed: Vec<&String> = before.keys().filter(|k| before[*k] != now[*k]).collect();
+    assert!(changed.is_empty(), "recomputed: {changed:?}");
+    same_as_scratch(root.path());
+
+    // one item moves to another category: exactly the history days that saw it
+    let items: Vec<BTreeSet<i64>> = history
+        .iter()
+        .map(|&x| aggregate_items(root.path(), x))
+        .collect();
+    let moved = *items[0]
+        .iter()
+        .find(|i| items.iter().any(|s| !s.contains(i)))
+        .expect("an item not seen on every day");
+    edit_items(root.path(), snapshot, &|b| {
+        let items = b
+            .column_by_name("item_id")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone();
+        vec![map_column(&b, "category_id", &|c| {
+            let c = c.as_primitive::<Int64Type>();
+            Arc::new(Int64Array::from_iter(c.iter().zip(items.iter()).map(
+                |(v, i)| {
+                    if i == Some(moved) { Some(1_000_000) } else { v }
+                },
+            ))) as ArrayRef
+        })]
+    });
+    build_days(root.path(), &[last], false);
+    let after = daily_manifests(root.path());
+    let recomputed: Vec<NaiveDate> = history
+        .iter()
+        .copied()
+        .filter(|x| before[&format!("dt={x}")] != after[&format!("dt={x}")])
+        .collect();
+    let want: Vec<NaiveDate> = history
+        .iter()
+        .zip(&items)
+        .filter(|(_, s)| s.contains(&moved))
+        .map(|(&x, _)| x)
+        .collect();
+    assert_eq!(recomputed, want);
+    assert!(!want.is_empty() && want.len() < history.len());
+    same_as_scratch(root.path());
+}

@@ -15,6 +15,7 @@ use super::Builder;
 use super::output::writer_properties;
 use super::plan::FEATURE_TABLES;
 use crate::BuildError;
+use crate::features::categories::{self, CATEGORIES, CategoryMap};
 use crate::features::store::{self, ACTS, COUNTS, DailyManifest, Expected, FileStamp};
 use crate::manifest::InputFile;
 use crate::write::StagedDir;
@@ -25,6 +26,17 @@ use esmc_schemas::lock::JobLock;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What a build of D decided about its feature history before reading anything
+/// (`Builder::plan_history`).
+#[derive(Clone)]
+pub(super) struct HistoryPlan {
+    /// The days (of D-H..D) whose raw logs the build registers.
+    raw: Vec<NaiveDate>,
+    /// The item categories of D's snapshot, which a fresh aggregate must agree with.
+    categories: Arc<CategoryMap>,
+}
 
 /// A day of D's feature history with a fresh aggregate: days before D, and its directory.
 pub(super) struct HistoryDay {
@@ -85,66 +97,71 @@ impl Builder {
         Ok(out)
     }
 
-    /// The SHA-256 of the file at `path`, in the builder's cache by (path, size, mtime).
-    fn cached_hash(&self, path: &Path) -> Result<String, BuildError> {
-        let meta = std::fs::metadata(path).map_err(|e| BuildError::io(path, e))?;
-        let modified = meta.modified().map_err(|e| BuildError::io(path, e))?;
-        let key = (path.to_path_buf(), meta.len(), modified);
-        if let Some(h) = self.hashes.lock().expect("hash cache").get(&key) {
-            return Ok(h.clone());
-        }
-        let h = store::hash_file(path)?;
-        self.hashes
-            .lock()
-            .expect("hash cache")
-            .insert(key, h.clone());
-        Ok(h)
-    }
-
-    /// The content key of the item snapshot `day` uses (categories come from it).
-    fn item_snapshot_key(&self, day: NaiveDate) -> Result<String, BuildError> {
-        let Some(s) = self.snapshot(Table::Item, day)? else {
-            return Ok("none".into());
-        };
-        let dir = self.warehouse.log_dir(Table::Item, s);
-        let mut hashes = self
-            .warehouse
-            .partition_files(&dir)?
-            .iter()
-            .map(|p| self.cached_hash(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        hashes.sort();
-        Ok(store::sha256_hex(hashes.join("\n").as_bytes()))
-    }
-
-    /// The days of `day`'s feature history (and `day`) whose raw logs the build reads:
-    /// every one from scratch, else `day` and the days without a fresh aggregate (whose
-    /// aggregates `daily_history` computes). Remembered for `daily_history`'s check.
-    pub(super) fn raw_history_days(&self, day: NaiveDate) -> Result<Vec<NaiveDate>, BuildError> {
+    /// Decides, before `day`'s build reads anything, which days of its feature history
+    /// it reads raw (`raw_history_days`): every one from scratch; else `day` and the days
+    /// without a fresh aggregate for the categories of `day`'s item snapshot, which is
+    /// read here.
+    pub(super) async fn plan_history(&self, day: NaiveDate) -> Result<(), BuildError> {
         if !self.cfg.features.enabled {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let days: Vec<NaiveDate> = self
             .feature_first(day)
             .iter_days()
             .take_while(|&x| x <= day)
             .collect();
-        if !self.use_daily() {
-            return Ok(days);
-        }
-        let config_hash = self.daily_config_hash();
-        let snapshot = self.item_snapshot_key(day)?;
-        let mut raw = Vec::new();
-        for x in days {
-            if x == day || !self.day_is_fresh(x, &config_hash, &snapshot)? {
-                raw.push(x);
+        let plan = if !self.use_daily() {
+            HistoryPlan {
+                raw: days,
+                categories: Arc::default(),
             }
-        }
-        self.raw_history
+        } else {
+            let ctx = self.context()?;
+            self.register_log(&ctx, Table::Item, day, false).await?;
+            self.register_dim(&ctx, Table::Item, day).await?;
+            let batches = ctx.sql(categories::SNAPSHOT_SQL).await?.collect().await?;
+            let categories = Arc::new(CategoryMap::from_batches(&batches)?);
+            let config_hash = self.daily_config_hash();
+            let mut raw = Vec::new();
+            for x in days {
+                if x == day || !self.day_is_fresh(x, &config_hash, &categories)? {
+                    raw.push(x);
+                }
+            }
+            HistoryPlan { raw, categories }
+        };
+        self.history_plans
             .lock()
-            .expect("raw history")
-            .insert(day, raw.clone());
-        Ok(raw)
+            .expect("history plans")
+            .insert(day, plan);
+        Ok(())
+    }
+
+    /// The days of `day`'s feature history (and `day`) whose raw logs the build reads, as
+    /// `plan_history` decided.
+    pub(super) fn raw_history_days(&self, day: NaiveDate) -> Result<Vec<NaiveDate>, BuildError> {
+        if !self.cfg.features.enabled {
+            return Ok(Vec::new());
+        }
+        self.plan(day).map(|p| p.raw)
+    }
+
+    /// `day`'s history plan.
+    fn plan(&self, day: NaiveDate) -> Result<HistoryPlan, BuildError> {
+        self.history_plans
+            .lock()
+            .expect("history plans")
+            .get(&day)
+            .cloned()
+            .ok_or_else(|| BuildError::Internal(format!("no feature history planned for {day}")))
+    }
+
+    /// Forgets `day`'s history plan (its category map can be large).
+    pub(super) fn forget_plan(&self, day: NaiveDate) {
+        self.history_plans
+            .lock()
+            .expect("history plans")
+            .remove(&day);
     }
 
     /// Whether day `x` has no logs or a fresh aggregate (read without its lock: a
@@ -153,14 +170,14 @@ impl Builder {
         &self,
         x: NaiveDate,
         config_hash: &str,
-        item_snapshot: &str,
+        categories: &CategoryMap,
     ) -> Result<bool, BuildError> {
         let dir = store::day_dir(self.warehouse.root(), x);
         let old = store::read_manifest(&dir);
         let sources = self.day_sources(x, old.as_ref())?;
         let want = Expected {
             config_hash,
-            item_snapshot,
+            categories,
             sources: &sources,
         };
         Ok(sources.is_empty() || old.is_some_and(|m| store::is_fresh(&dir, &m, &want)))
@@ -175,14 +192,11 @@ impl Builder {
         day: NaiveDate,
     ) -> Result<Vec<HistoryDay>, BuildError> {
         let config_hash = self.daily_config_hash();
-        let snapshot = self.item_snapshot_key(day)?;
+        let plan = self.plan(day)?;
         let mut out = Vec::new();
         let mut x = self.feature_first(day);
         while x < day {
-            if let Some((dir, lock)) = self
-                .ensure_day(ctx, day, x, &config_hash, &snapshot)
-                .await?
-            {
+            if let Some((dir, lock)) = self.ensure_day(ctx, &plan, x, &config_hash).await? {
                 let age = (day - x).num_days() as u32;
                 out.push(HistoryDay {
                     age,
@@ -200,10 +214,9 @@ impl Builder {
     async fn ensure_day(
         &self,
         ctx: &SessionContext,
-        day: NaiveDate,
+        plan: &HistoryPlan,
         x: NaiveDate,
         config_hash: &str,
-        item_snapshot: &str,
     ) -> Result<Option<(PathBuf, JobLock)>, BuildError> {
         let root = self.warehouse.root();
         let dir = store::day_dir(root, x);
@@ -219,20 +232,15 @@ impl Builder {
         }
         let want = Expected {
             config_hash,
-            item_snapshot,
+            categories: &plan.categories,
             sources: &sources,
         };
         if !old.is_some_and(|m| store::is_fresh(&dir, &m, &want)) {
-            // its raw logs must be in the session: read_days listed it as stale
-            let registered = self
-                .raw_history
-                .lock()
-                .expect("raw history")
-                .get(&day)
-                .is_some_and(|r| r.contains(&x));
-            if !registered {
+            // its raw logs must be in the session: plan_history listed it as stale
+            if !plan.raw.contains(&x) {
                 return Err(BuildError::Internal(format!(
-                    "the feature logs of {x} changed while {day} was being built; build it again"
+                    "the feature logs or item categories of {x} changed while a build was \
+                     reading them; build it again"
                 )));
             }
             self.compute_day(ctx, x, &dir, &want).await?;
@@ -269,9 +277,11 @@ impl Builder {
         }
         let mut rows = std::collections::BTreeMap::new();
         let mut outputs = Vec::new();
+        let tables: Vec<&str> = FEATURE_TABLES.iter().map(|t| t.name()).collect();
         for (name, sql) in [
             (COUNTS, store::day_counts_sql()),
             (ACTS, store::day_acts_sql()),
+            (CATEGORIES, categories::day_categories_sql(&tables)),
         ] {
             let path = staged.tmp.join(name);
             let n = write_parquet(ctx, &sql, &path).await?;
@@ -282,7 +292,6 @@ impl Builder {
             format: store::FORMAT,
             dt: x,
             config_hash: want.config_hash.to_string(),
-            item_snapshot: want.item_snapshot.to_string(),
             sources: want.sources.to_vec(),
             outputs,
             rows,

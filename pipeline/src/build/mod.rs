@@ -91,9 +91,9 @@ pub struct Builder {
     /// Whether the feature stage sums daily aggregates (`build/daily.rs`) instead of
     /// re-reading the raw history; same bytes either way.
     daily_features: bool,
-    /// Per day built, the history days whose raw logs its session registered (those
-    /// without a fresh daily aggregate), as `read_days` last listed them.
-    raw_history: Mutex<HashMap<NaiveDate, Vec<NaiveDate>>>,
+    /// Per day being built, what it decided about its feature history (the days whose
+    /// raw logs it reads, its item categories; `build/daily.rs`).
+    history_plans: Mutex<HashMap<NaiveDate, daily::HistoryPlan>>,
     /// Where cleaning and attribution run when not in this process (`--cluster`).
     cluster: Option<Arc<dyn ClusterSessions>>,
 }
@@ -107,7 +107,7 @@ impl Builder {
             hashes: Default::default(),
             wait_locks: None,
             daily_features: true,
-            raw_history: Default::default(),
+            history_plans: Default::default(),
             cluster: None,
         }
     }
@@ -166,6 +166,7 @@ impl Builder {
             });
         }
         self.cfg.features.check()?;
+        self.plan_history(day).await?;
         progress.stage(day, "checking inputs");
         self.check_inputs(day, progress)?;
         let ctx = self.context()?;
@@ -230,6 +231,7 @@ impl Builder {
         write_file_atomic(&staged.tmp.join("_manifest.json"), &json)?;
         staged.commit()?;
         write_file_atomic(&self.warehouse.manifest_path(day), &json)?;
+        self.forget_plan(day);
         stage_secs.insert("total".to_string(), started.elapsed().as_secs_f64());
         Ok(BuildReport {
             manifest,

@@ -266,22 +266,33 @@ impl Builder {
         ctx: &SessionContext,
         day: NaiveDate,
     ) -> Result<(), BuildError> {
-        for (table, name) in [(Table::User, "dim_user"), (Table::Item, "dim_item")] {
-            let snapshot = self.snapshot(table, day)?;
-            let cols: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
-            let filter = match snapshot {
-                Some(d) => format!("dt = '{d}'"),
-                None => "false".into(),
-            };
-            let df = ctx
-                .sql(&format!(
-                    "SELECT {} FROM log_{} WHERE {filter}",
-                    cols.join(", "),
-                    table.name()
-                ))
-                .await?;
-            ctx.register_table(name, df.into_view())?;
+        for table in [Table::User, Table::Item] {
+            self.register_dim(ctx, table, day).await?;
         }
+        Ok(())
+    }
+
+    /// `dim_<table>` (`dim_user`, `dim_item`) over `log_<table>`: its snapshot for `day`.
+    pub(super) async fn register_dim(
+        &self,
+        ctx: &SessionContext,
+        table: Table,
+        day: NaiveDate,
+    ) -> Result<(), BuildError> {
+        let snapshot = self.snapshot(table, day)?;
+        let cols: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
+        let filter = match snapshot {
+            Some(d) => format!("dt = '{d}'"),
+            None => "false".into(),
+        };
+        let df = ctx
+            .sql(&format!(
+                "SELECT {} FROM log_{} WHERE {filter}",
+                cols.join(", "),
+                table.name()
+            ))
+            .await?;
+        ctx.register_table(format!("dim_{}", table.name()), df.into_view())?;
         Ok(())
     }
 }

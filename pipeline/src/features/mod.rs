@@ -54,6 +54,7 @@
 //! a late file of an older day recomputes that day's aggregate and rebuilds the days
 //! whose history holds it.
 
+pub(crate) mod categories;
 mod compute;
 mod daily;
 mod events;

@@ -8,18 +8,22 @@
 //!  features/daily/dt=X/counts.parquet   g_item, g_cat, g_user, item_id, category_id,
 //!                                       user_id, exp, clk, cart, buy (Int64)
 //!  features/daily/dt=X/acts.parquet     kind, ts, user_id, item_id (user not null)
+//!  features/daily/dt=X/categories.parquet  item_id, category_id: the day's items
+//!                                       with the categories its counts used
 //!  features/daily/dt=X/_manifest.json   DailyManifest
 //! ```
 //!
 //! A day's directory is written staged and swapped in whole (`write.rs`), manifest
 //! included, under the day's lock: a reader sees a complete aggregate or none. It is
-//! used only while it is *fresh*: the same format and cleaning config, the same item
-//! snapshot content (categories come from it), the same raw files (path, size and
+//! used only while it is *fresh*: the same format and cleaning config, the same
+//! categories for the day's items in the build's item snapshot (`categories.rs`: a new
+//! price or a new item changes nothing), the same raw files (path, size and
 //! SHA-256; a file whose size and mtime match the manifest keeps its recorded hash, as
 //! `git`'s index does) and its own files intact (size and mtime, else SHA-256). Anything
 //! else (late data, a changed config, a truncated or missing file) recomputes the day.
 //! The SQL that computes a day's two files from its cleaned events is here too.
 
+use super::categories::{CATEGORIES, CategoryMap};
 use super::{CART, CLICK, COUNTERS, EXPOSURE, PURCHASE};
 use crate::BuildError;
 use chrono::NaiveDate;
@@ -30,7 +34,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever what a daily aggregate holds changes.
-pub(crate) const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 2;
 
 /// The counts file and the events file of a day's directory.
 pub(crate) const COUNTS: &str = "counts.parquet";
@@ -55,8 +59,6 @@ pub(crate) struct DailyManifest {
     pub(crate) dt: NaiveDate,
     /// SHA-256 of the config that shapes the aggregate (see `config_key`).
     pub(crate) config_hash: String,
-    /// SHA-256 over the content hashes of the item snapshot's files.
-    pub(crate) item_snapshot: String,
     pub(crate) sources: Vec<FileStamp>,
     pub(crate) outputs: Vec<FileStamp>,
     /// Rows per output file.
@@ -132,7 +134,7 @@ pub(crate) fn write_manifest(dir: &Path, manifest: &DailyManifest) -> Result<(),
 
 /// Whether every output file of `manifest` in `dir` is the one it recorded.
 pub(crate) fn outputs_intact(dir: &Path, manifest: &DailyManifest) -> bool {
-    let names = [COUNTS, ACTS];
+    let names = [COUNTS, ACTS, CATEGORIES];
     if manifest.outputs.len() != names.len()
         || names
             .iter()
@@ -153,7 +155,8 @@ pub(crate) fn outputs_intact(dir: &Path, manifest: &DailyManifest) -> bool {
 /// What a fresh aggregate of a day must match.
 pub(crate) struct Expected<'a> {
     pub(crate) config_hash: &'a str,
-    pub(crate) item_snapshot: &'a str,
+    /// The item categories of the build's snapshot.
+    pub(crate) categories: &'a CategoryMap,
     pub(crate) sources: &'a [FileStamp],
 }
 
@@ -170,9 +173,9 @@ pub(crate) fn is_fresh(dir: &Path, m: &DailyManifest, want: &Expected) -> bool {
     };
     m.format == FORMAT
         && m.config_hash == want.config_hash
-        && m.item_snapshot == want.item_snapshot
         && key(&m.sources) == key(want.sources)
         && outputs_intact(dir, m)
+        && want.categories.agrees(&dir.join(CATEGORIES))
 }
 
 /// The event tables with their kind codes (the attribution's, as `features_events.sql`).
