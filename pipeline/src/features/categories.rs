@@ -15,7 +15,6 @@ use super::column;
 use crate::BuildError;
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::Int64Type;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -73,16 +72,7 @@ impl CategoryMap {
 
 /// The map of a categories file.
 fn read_file(path: &Path) -> Result<CategoryMap, BuildError> {
-    let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
-    let bad = |e| BuildError::BadFile {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(bad)?
-        .build()
-        .map_err(bad)?;
-    let batches = reader
+    let batches = super::parquet_reader(path)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| BuildError::Internal(format!("{}: {e}", path.display())))?;
     CategoryMap::from_batches(&batches)

@@ -11,7 +11,6 @@ use crate::BuildError;
 use crate::config::FeatureConfig;
 use arrow::array::{Array, ArrayRef, Int32Array, Int64Array};
 use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,15 +22,7 @@ type Sums = HashMap<[i64; 2], Vec<i64>>;
 /// Adds one counts file of a day `age` days before D into `sums` (one map per entity,
 /// in `ENTITIES` order), for the windows that hold the day.
 fn add_day(path: &Path, age: u32, windows: &[u32], sums: &mut [Sums; 4]) -> Result<(), BuildError> {
-    let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
-    let bad = |e: parquet::errors::ParquetError| BuildError::BadFile {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(bad)?
-        .build()
-        .map_err(bad)?;
+    let reader = super::parquet_reader(path)?;
     let inside: Vec<usize> = (0..windows.len()).filter(|&w| age <= windows[w]).collect();
     let width = windows.len() * COUNTERS.len();
     for batch in reader {

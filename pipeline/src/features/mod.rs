@@ -120,3 +120,18 @@ fn column<'b, T: arrow::datatypes::ArrowPrimitiveType>(
 fn opt(a: &Int64Array, r: usize) -> Option<i64> {
     a.is_valid(r).then(|| a.value(r))
 }
+
+/// A reader of the Parquet file at `path` (a daily aggregate's file).
+fn parquet_reader(
+    path: &std::path::Path,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, BuildError> {
+    let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
+    let bad = |e| BuildError::BadFile {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(bad)?
+        .build()
+        .map_err(bad)
+}
