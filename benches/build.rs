@@ -7,7 +7,9 @@
 //! in the same invocation.
 //!
 //! `cargo bench --bench build -- [--exposures 2500000,5000000] [--runs R] [--threads T]
-//! [--memory-mib M] [--no-duckdb] [--no-reference] [--no-features] [--worlds DIR]`.
+//! [--memory-mib M] [--no-duckdb] [--no-reference] [--no-features] [--worlds DIR]
+//! [--one-pass]` (`--one-pass`: also labels without features through the attribution's
+//! single pass, `ESMC_ATTRIBUTE_SEQUENTIAL=1`, against the partitioned passes).
 //! Each size simulates D-1..D+3 once (untimed; with `--worlds DIR` into DIR/<exposures>,
 //! reused if there), then builds D in a child process per run so that peak RSS (VmHWM)
 //! is the build's own. DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh`
@@ -116,6 +118,10 @@ fn main() {
     let threads: usize = opt("--threads").map_or(0, |v| v.parse().unwrap());
     let memory_mib: usize = opt("--memory-mib").map_or(2048, |v| v.parse().unwrap());
     if args.first().is_some_and(|a| a == "--child-build") {
+        if flag("--one-pass") {
+            // SAFETY: the child's only thread, before the engine's runtime starts
+            unsafe { std::env::set_var("ESMC_ATTRIBUTE_SEQUENTIAL", "1") };
+        }
         return child_build(Path::new(&args[1]), threads, memory_mib, !flag("--off"));
     }
     let sizes: Vec<u64> = opt("--exposures")
@@ -178,14 +184,18 @@ fn main() {
             .unwrap();
         }
         let root = dir.display().to_string();
+        // (row, without features, the attribution's single pass)
         let mut kinds = vec![];
+        if flag("--one-pass") {
+            kinds.push(("esmc labels, 1 pass", true, true));
+        }
         if reference {
-            kinds.push(("esmc, no features", true));
+            kinds.push(("esmc, no features", true, false));
         }
         if !flag("--no-features") {
-            kinds.push(("esmc", false));
+            kinds.push(("esmc", false, false));
         }
-        for (name, off) in kinds {
+        for (name, off, one_pass) in kinds {
             let mut m: Vec<Vec<f64>> = Vec::new();
             for _ in 0..runs {
                 let mut a = vec![
@@ -198,6 +208,9 @@ fn main() {
                 ];
                 if off {
                     a.push("--off".into());
+                }
+                if one_pass {
+                    a.push("--one-pass".into());
                 }
                 m.push(measure(&a));
             }

@@ -194,6 +194,14 @@ impl Builder {
                 self.label_partitioned(rctx, day, &spill.join("labelled"), &cleaned, progress)
                     .await?
             }
+            // several engine threads: users hash-partitioned, one attribution pass per
+            // partition in parallel (the cluster's plan, run here); the same bytes
+            None if self.threads() > 1
+                && std::env::var_os("ESMC_ATTRIBUTE_SEQUENTIAL").is_none() =>
+            {
+                self.label_partitioned(&ctx, day, &spill.join("labelled"), &cleaned, progress)
+                    .await?
+            }
             None => {
                 self.label(
                     &ctx,

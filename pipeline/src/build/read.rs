@@ -36,7 +36,13 @@ impl Builder {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(self.opts.memory_limit)))
             .build_arc()?;
-        let ctx = SessionContext::new_with_config_rt(self.session_config(), runtime);
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(self.session_config())
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_query_planner(Arc::new(crate::partitioned::EsmcQueryPlanner))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         ctx.register_udf(esmc_id_udf());
         Ok(ctx)
     }

@@ -1,20 +1,23 @@
 //! The build's stages on a cluster ([`ClusterSessions`]): the session its cleaning and
 //! attribution run in, and the attribution as one partitioned plan
-//! ([`crate::partitioned`]) whose summaries add up to what the local stage reports.
+//! ([`crate::partitioned`]) whose summaries add up to what the single pass reports (a
+//! local build with several engine threads runs the same plan in its own session).
 
 use super::Builder;
 use super::clean::CleanedTables;
 use super::label::{Labelled, duplicates};
 use crate::attribute::AttributionCounts;
-use crate::partitioned::{AttributeJob, AttributeNode, PartSummary};
+use crate::partitioned::{AttributeExec, AttributeJob, AttributeNode, EVENTS_METRIC, PartSummary};
 use crate::{BuildError, Progress};
 use arrow::array::{AsArray, RecordBatch};
 use chrono::NaiveDate;
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{DataFrame, SessionContext};
 use esmc_schemas::Table;
 use esmc_schemas::time::day_start_us;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 impl Builder {
     /// The cluster's session with every log of `day`'s build registered, and the tables
@@ -37,9 +40,11 @@ impl Builder {
         Ok(Some((ctx, present)))
     }
 
-    /// The attribution stage on the cluster: events.sql under an [`AttributeNode`],
-    /// one samples file per hash partition of users in `dir` (which every executor
-    /// must be able to write by this path).
+    /// The attribution stage as one partitioned plan: events.sql under an
+    /// [`AttributeNode`], one samples file per hash partition of users in `dir` (which
+    /// every executor must be able to write by this path). It runs on the cluster, and
+    /// in a local build with more than one engine thread (the partitions' passes in
+    /// parallel; `ESMC_ATTRIBUTE_SEQUENTIAL=1` keeps the single pass of `label.rs`).
     pub(super) async fn label_partitioned(
         &self,
         ctx: &SessionContext,
@@ -60,12 +65,36 @@ impl Builder {
             partitions: self.threads(),
         };
         let plan = AttributeNode::new(events.into_unoptimized_plan(), &job)?.into_plan();
-        progress.position(day, 0, job.partitions as u64, "partitions");
-        let job_run = DataFrame::new(ctx.state(), plan).collect();
+        // the bar runs over cleaning's good rows, as the single pass's does; locally the
+        // operator's counter is read while the partitions run
+        let events_total: u64 = cleaned.good.iter().sum();
+        progress.position(day, 0, events_total, "events");
+        let frame = DataFrame::new(ctx.state(), plan);
+        let task = Arc::new(frame.task_ctx());
+        let physical = frame.create_physical_plan().await?;
+        let attribute = find_attribute(&physical);
+        let mut job_run = std::pin::pin!(collect(physical, task));
+        let run = async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(25));
+            loop {
+                tokio::select! {
+                    batches = &mut job_run => break batches,
+                    _ = tick.tick() => {
+                        if let Some(exec) = &attribute {
+                            let done = exec
+                                .metrics()
+                                .and_then(|m| m.sum_by_name(EVENTS_METRIC))
+                                .map_or(0, |v| v.as_usize() as u64);
+                            progress.position(day, done.min(events_total), events_total, "events");
+                        }
+                    }
+                }
+            }
+        };
         let timeout = self.cluster.as_ref().and_then(|c| c.job_timeout());
         let batches = match timeout {
-            None => job_run.await?,
-            Some(limit) => tokio::time::timeout(limit, job_run).await.map_err(|_| {
+            None => run.await?,
+            Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| {
                 BuildError::Cluster(
                     format!(
                         "the attribution job did not finish within {} s (an executor \
@@ -78,12 +107,7 @@ impl Builder {
         };
         let total = reconcile(&dir, &batches)?;
         check_events(&cleaned.good, &total.distinct)?;
-        progress.position(
-            day,
-            job.partitions as u64,
-            job.partitions as u64,
-            "partitions",
-        );
+        progress.position(day, events_total, events_total, "events");
         let rates = total
             .ones
             .iter()
@@ -100,6 +124,15 @@ impl Builder {
             duplicates: duplicates(&cleaned.good, &total.distinct)?,
         })
     }
+}
+
+/// The attribution operator of a plan run in this process (a cluster's plan holds
+/// it on the executors, not here).
+fn find_attribute(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+    if plan.downcast_ref::<AttributeExec>().is_some() {
+        return Some(plan.clone());
+    }
+    plan.children().into_iter().find_map(find_attribute)
 }
 
 /// The sum of the tasks' summaries, checked against the files in `dir`.

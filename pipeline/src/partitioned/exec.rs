@@ -18,6 +18,9 @@ use datafusion::physical_expr::{
     EquivalenceProperties, LexOrdering, OrderingRequirements, PhysicalExpr,
 };
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
@@ -29,6 +32,10 @@ use std::sync::Arc;
 
 /// The one column of the summary rows: a [`PartSummary`] as JSON.
 pub const SUMMARY_COLUMN: &str = "summary";
+
+/// The metric counting the events a partition has attributed so far (read while the
+/// plan runs, for progress).
+pub const EVENTS_METRIC: &str = "events_attributed";
 
 /// The schema of the summary rows.
 pub fn summary_schema() -> SchemaRef {
@@ -48,6 +55,7 @@ pub struct AttributeExec {
     ordering: Option<LexOrdering>,
     job: AttributeJob,
     props: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl AttributeExec {
@@ -65,6 +73,7 @@ impl AttributeExec {
             input,
             job,
             props: Arc::new(props),
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -117,6 +126,10 @@ impl ExecutionPlan for AttributeExec {
         vec![false]
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn apply_expressions(
         &self,
         _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
@@ -146,8 +159,9 @@ impl ExecutionPlan for AttributeExec {
     ) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
         let job = self.job.clone();
+        let events = MetricBuilder::new(&self.metrics).counter(EVENTS_METRIC, partition);
         let summary = async move {
-            let s = label_partition(&job, partition, input)
+            let s = label_partition(&job, partition, input, &events)
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
             let json = serde_json::to_string(&s)
@@ -171,6 +185,7 @@ async fn label_partition(
     job: &AttributeJob,
     partition: usize,
     mut input: SendableRecordBatchStream,
+    events: &Count,
 ) -> Result<PartSummary, BuildError> {
     let attributor = Attributor::new(&job.cfg, job.day_start_us);
     let tmp = job.out_dir.join(format!(
@@ -197,6 +212,7 @@ async fn label_partition(
             fingerprint =
                 mix64(fingerprint ^ mix64(users[i] as u64 ^ mix64(ts[i] as u64 ^ kinds[i] as u64)));
         }
+        events.add(batch.num_rows());
         labeller.push(batch)?;
     }
     let (sink, counts) = labeller.finish()?;

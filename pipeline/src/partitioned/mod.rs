@@ -26,7 +26,7 @@ mod exec;
 mod node;
 
 pub use align::AlignExec;
-pub use exec::AttributeExec;
+pub use exec::{AttributeExec, EVENTS_METRIC};
 pub use node::{AttributeNode, EsmcQueryPlanner};
 
 use crate::BuildError;
