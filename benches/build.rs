@@ -10,6 +10,9 @@
 //! [--memory-mib M] [--no-duckdb] [--no-reference] [--no-features] [--worlds DIR]
 //! [--one-pass]` (`--one-pass`: also labels without features through the attribution's
 //! single pass, `ESMC_ATTRIBUTE_SEQUENTIAL=1`, against the partitioned passes).
+//! Under each size's rows a `ratios:` line gives DuckDB's seconds over esmc's (labels
+//! alone; with the features), the single pass over the partitioned one, and the peak
+//! RSS of both with features.
 //! Each size simulates D-1..D+3 once (untimed; with `--worlds DIR` into DIR/<exposures>,
 //! reused if there), then builds D in a child process per run so that peak RSS (VmHWM)
 //! is the build's own. DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh`
@@ -184,6 +187,8 @@ fn main() {
             .unwrap();
         }
         let root = dir.display().to_string();
+        // each row's median (seconds, peak MiB), for the ratios under the size's rows
+        let mut rows_of: Vec<(&str, f64, f64)> = Vec::new();
         // (row, without features, the attribution's single pass)
         let mut kinds = vec![];
         if flag("--one-pass") {
@@ -216,6 +221,7 @@ fn main() {
             }
             let col = |k: usize| median(m.iter().map(|v| v[k]).collect());
             let (rows, s) = (col(0), col(1));
+            rows_of.push((name, s, col(2)));
             println!(
                 "{size:>13} {name:<20} {rows:>10.0} {s:>8.2} {:>12.0} {:>9.0} {:>10} {:>10}",
                 *size as f64 / s,
@@ -260,6 +266,7 @@ fn main() {
             }
             let col = |k: usize| median(m.iter().map(|v| v[k]).collect());
             let (rows, s) = (col(0), col(1));
+            rows_of.push((name, s, col(2)));
             // with --features build.py prints the features.sql seconds fifth
             let feature_secs = if features {
                 format!("{:.2}", col(4))
@@ -273,5 +280,43 @@ fn main() {
                 "-"
             );
         }
+        print_ratios(*size, &rows_of);
+    }
+}
+
+/// The targets at one size, from the rows' medians: DuckDB's seconds over
+/// esmc's (labels; with features), the partitioned attribution against the single pass,
+/// and the peak RSS with features.
+fn print_ratios(size: u64, rows: &[(&str, f64, f64)]) {
+    let get = |name: &str| rows.iter().find(|r| r.0 == name).map(|r| (r.1, r.2));
+    let mut parts = Vec::new();
+    let pairs = [
+        (
+            "labels DuckDB/esmc",
+            "DuckDB (labels only)",
+            "esmc, no features",
+        ),
+        ("features DuckDB/esmc", "DuckDB (features)", "esmc"),
+        (
+            "1 pass/partitioned",
+            "esmc labels, 1 pass",
+            "esmc, no features",
+        ),
+    ];
+    for (label, slow, fast) in pairs {
+        if let (Some(a), Some(b)) = (get(slow), get(fast)) {
+            parts.push(format!("{label} {:.2}x", a.0 / b.0));
+        }
+    }
+    for (label, name) in [("esmc", "esmc"), ("DuckDB", "DuckDB (features)")] {
+        if let Some((_, mib)) = get(name) {
+            parts.push(format!(
+                "peak with features {label} {:.2} GiB",
+                mib / 1024.0
+            ));
+        }
+    }
+    if !parts.is_empty() {
+        println!("{size:>13} ratios: {}", parts.join(", "));
     }
 }

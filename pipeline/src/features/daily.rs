@@ -15,12 +15,35 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// One entity's sums: per key, per window and counter (window-major, as the prior
-/// files' columns).
-type Sums = HashMap<[i64; 2], Vec<i64>>;
+/// One entity's sums: each key's row in a flat arena of counts (per window and
+/// counter, window-major, as the prior files' columns).
+#[derive(Default)]
+struct Sums {
+    rows: HashMap<[i64; 2], usize, foldhash::fast::FixedState>,
+    counts: Vec<i64>,
+}
 
-/// Adds one counts file of a day `age` days before D into `sums` (one map per entity,
-/// in `ENTITIES` order), for the windows that hold the day.
+impl Sums {
+    /// The counts of `key`, zeros when new.
+    fn row(&mut self, key: [i64; 2], width: usize) -> &mut [i64] {
+        let next = self.rows.len();
+        let r = *self.rows.entry(key).or_insert(next);
+        if r == next {
+            self.counts.resize((r + 1) * width, 0);
+        }
+        &mut self.counts[r * width..(r + 1) * width]
+    }
+
+    /// The keys in order, each with its row, and the arena.
+    fn sorted(self) -> (Vec<([i64; 2], usize)>, Vec<i64>) {
+        let mut rows: Vec<([i64; 2], usize)> = self.rows.into_iter().collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        (rows, self.counts)
+    }
+}
+
+/// Adds one counts file of a day `age` days before D into `sums` (one per entity, in
+/// `ENTITIES` order), for the windows that hold the day.
 fn add_day(path: &Path, age: u32, windows: &[u32], sums: &mut [Sums; 4]) -> Result<(), BuildError> {
     let reader = super::parquet_reader(path)?;
     let inside: Vec<usize> = (0..windows.len()).filter(|&w| age <= windows[w]).collect();
@@ -31,9 +54,9 @@ fn add_day(path: &Path, age: u32, windows: &[u32], sums: &mut [Sums; 4]) -> Resu
         let flags = [flag("g_item")?, flag("g_cat")?, flag("g_user")?];
         let key = |n| column::<Int64Type>(&batch, "daily", n);
         let (item, cat, user) = (key("item_id")?, key("category_id")?, key("user_id")?);
-        let counts: Vec<&Int64Array> = COUNTERS
+        let counts: Vec<&[i64]> = COUNTERS
             .iter()
-            .map(|(n, _)| column::<Int64Type>(&batch, "daily", n))
+            .map(|(n, _)| column::<Int64Type>(&batch, "daily", n).map(|c| c.values().as_ref()))
             .collect::<Result<_, _>>()?;
         for r in 0..batch.num_rows() {
             let set = (flags[0].value(r), flags[1].value(r), flags[2].value(r));
@@ -52,10 +75,10 @@ fn add_day(path: &Path, age: u32, windows: &[u32], sums: &mut [Sums; 4]) -> Resu
             let (Some(a), Some(b)) = (k[0], k[1]) else {
                 continue;
             };
-            let acc = sums[e].entry([a, b]).or_insert_with(|| vec![0; width]);
+            let acc = sums[e].row([a, b], width);
             for &w in &inside {
                 for (j, c) in counts.iter().enumerate() {
-                    acc[w * COUNTERS.len() + j] += c.value(r);
+                    acc[w * COUNTERS.len() + j] += c[r];
                 }
             }
         }
@@ -83,17 +106,18 @@ pub(crate) fn sum_prior(
     let mut totals = [0i64; 3];
     let mut files = Vec::new();
     for ((name, _, keys), sums) in ENTITIES.iter().zip(sums) {
-        let mut rows: Vec<([i64; 2], Vec<i64>)> = sums.into_iter().collect();
-        rows.sort_unstable_by_key(|r| r.0);
+        let width = COUNTERS.len() * cfg.windows_days.len();
+        let (rows, counts) = sums.sorted();
+        let at = |r: &([i64; 2], usize), i: usize| counts[r.1 * width + i];
         let as_i32 = |v: i64| {
             i32::try_from(v)
                 .map_err(|_| BuildError::Internal(format!("feature count {v} overflows Int32")))
         };
         if *name == "item" {
-            for (_, v) in &rows {
+            for r in &rows {
                 // exp, clk, buy of the longest window, as the Int32 columns hold them
                 for (t, j) in [0, 1, 3].into_iter().enumerate() {
-                    totals[t] += i64::from(as_i32(v[lw * COUNTERS.len() + j])?);
+                    totals[t] += i64::from(as_i32(at(r, lw * COUNTERS.len() + j))?);
                 }
             }
         }
@@ -111,7 +135,7 @@ pub(crate) fn sum_prior(
                 fields.push(Field::new(format!("{x}_{win}d"), DataType::Int32, true));
                 let v = rows
                     .iter()
-                    .map(|r| as_i32(r.1[w * COUNTERS.len() + j]))
+                    .map(|r| as_i32(at(r, w * COUNTERS.len() + j)))
                     .collect::<Result<Vec<i32>, _>>()?;
                 columns.push(Arc::new(Int32Array::from(v)));
             }
