@@ -7,8 +7,10 @@
 # the world without the logs before D-3 (the labels' window is the same in both).
 # NEW_ESMC runs twice per day: with its daily feature aggregates already present (a
 # first, untimed build of the 31st day computes them; its time is printed as "cold"),
-# with ESMC_FEATURES_FROM_SCRATCH=1 (re-reading the raw history, as before), and without
-# features (the labels' own cost, whose window is shorter on day 2). OLD_ESMC, when
+# with ESMC_FEATURES_FROM_SCRATCH=1 (re-reading the raw history, as before), without
+# features (the labels' own cost, whose window is shorter on day 2), and with the click
+# sequences cut to one click (`seq1`: what the history costs besides the sequences, which
+# are nearly empty on day 2 and full on day 31, so the samples themselves grow). OLD_ESMC, when
 # given, is a binary of an older tree, timed as it is.
 set -euo pipefail
 new=${1:?usage: scripts/bench_history.sh NEW_ESMC [OLD_ESMC] [--exposures N] [--runs R] [--threads T]}
@@ -29,6 +31,7 @@ trap 'rm -rf "$root"' EXIT
 "$new" simulate -q --root "$root" --days 34 --exposures-per-day "$exposures" --start 2026-10-01 >/dev/null
 day() { date -u -d "2026-10-01 + $1 days" +%F; }
 printf '[features]\nenabled = false\n' >"$root/nofeat.toml"
+printf '[features]\nsequence_len = 1\n' >"$root/seq1.toml"
 secs() { # secs ENV BINARY DAY [ARGS]: "wall,cpu" seconds of one build of DAY (cpu: user + sys)
     env $1 /usr/bin/time -f "%e %U %S" -o "$root/.time" "$2" build -q --root "$root" \
         --threads "$threads" --dt "$3" "${@:4}" >/dev/null
@@ -62,11 +65,12 @@ for r in $(seq "$runs"); do
         t[daily,$h]+=" $(secs X=1 "$new" "$(day "$h")")"
         t[scratch,$h]+=" $(secs ESMC_FEATURES_FROM_SCRATCH=1 "$new" "$(day "$h")")"
         t[nofeat,$h]+=" $(secs X=1 "$new" "$(day "$h")" --config "$root/nofeat.toml")"
+        t[seq1,$h]+=" $(secs X=1 "$new" "$(day "$h")" --config "$root/seq1.toml")"
         [[ -n $old ]] && t[old,$h]+=" $(secs X=1 "$old" "$(day "$h")")"
     done
     t[trim,30]+=" $(trimsecs)"
 done
-modes="daily scratch nofeat"
+modes="daily scratch nofeat seq1"
 [[ -n $old ]] && modes+=" old"
 pick() { for x in $2; do echo "$x" | cut -d, -f"$1"; done; }
 for k in 1 2; do

@@ -5,7 +5,7 @@
 //! plan, no re-read of the raw history.
 
 use super::prior::{ENTITIES, Prior, rates};
-use super::spill::SpillWriter;
+use super::spill::{SPILL_ROWS, SpillWriter};
 use super::{COUNTERS, column};
 use crate::BuildError;
 use crate::config::FeatureConfig;
@@ -15,31 +15,64 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// One entity's sums: each key's row in a flat arena of counts (per window and
-/// counter, window-major, as the prior files' columns).
+/// Rows per block of a [`Sums`] arena.
+const BLOCK: usize = 1 << 16;
+
+/// One entity's sums: each key's row in an arena of counts (per window and counter,
+/// window-major, as the prior files' columns), Int32 as those columns are. Held for
+/// every key of the longest window at once, so kept small: 16 bytes of key, 4 of row
+/// number in the map and 4 per count (a 20M-exposure day's history holds millions of
+/// user-category keys), in blocks of [`BLOCK`] rows, so that growing never copies.
 #[derive(Default)]
 struct Sums {
-    rows: HashMap<[i64; 2], usize, foldhash::fast::FixedState>,
-    counts: Vec<i64>,
+    rows: HashMap<[i64; 2], u32, foldhash::fast::FixedState>,
+    keys: Vec<Vec<[i64; 2]>>,
+    counts: Vec<Vec<i32>>,
+    len: usize,
 }
 
 impl Sums {
     /// The counts of `key`, zeros when new.
-    fn row(&mut self, key: [i64; 2], width: usize) -> &mut [i64] {
-        let next = self.rows.len();
-        let r = *self.rows.entry(key).or_insert(next);
-        if r == next {
-            self.counts.resize((r + 1) * width, 0);
+    fn row(&mut self, key: [i64; 2], width: usize) -> Result<&mut [i32], BuildError> {
+        let next = u32::try_from(self.len)
+            .map_err(|_| BuildError::Internal("over 2^32 feature keys".into()))?;
+        let r = *self.rows.entry(key).or_insert(next) as usize;
+        if r == self.len {
+            if r % BLOCK == 0 {
+                self.keys.push(Vec::with_capacity(BLOCK));
+                self.counts.push(vec![0; BLOCK * width]);
+            }
+            self.keys[r / BLOCK].push(key);
+            self.len += 1;
         }
-        &mut self.counts[r * width..(r + 1) * width]
+        let at = (r % BLOCK) * width;
+        Ok(&mut self.counts[r / BLOCK][at..at + width])
     }
 
-    /// The keys in order, each with its row, and the arena.
-    fn sorted(self) -> (Vec<([i64; 2], usize)>, Vec<i64>) {
-        let mut rows: Vec<([i64; 2], usize)> = self.rows.into_iter().collect();
-        rows.sort_unstable_by_key(|r| r.0);
-        (rows, self.counts)
+    /// Count `i` of row `r`.
+    fn count(&self, r: u32, i: usize, width: usize) -> i32 {
+        let r = r as usize;
+        self.counts[r / BLOCK][(r % BLOCK) * width + i]
     }
+
+    /// The keys in order, each with its row: the map is dropped first and the key
+    /// blocks as they are copied, so the pairs sort contiguously in the space they freed.
+    fn order(&mut self) -> Vec<([i64; 2], u32)> {
+        self.rows = HashMap::default();
+        let keys = std::mem::take(&mut self.keys);
+        let mut order: Vec<([i64; 2], u32)> = Vec::with_capacity(self.len);
+        for k in keys.into_iter().flatten() {
+            order.push((k, order.len() as u32));
+        }
+        order.sort_unstable_by_key(|r| r.0);
+        order
+    }
+}
+
+/// `a + b` as the Int32 the prior files hold.
+fn add_i32(a: i32, b: i64) -> Result<i32, BuildError> {
+    i32::try_from(i64::from(a) + b)
+        .map_err(|_| BuildError::Internal(format!("feature count {a} + {b} overflows Int32")))
 }
 
 /// Adds one counts file of a day `age` days before D into `sums` (one per entity, in
@@ -75,10 +108,11 @@ fn add_day(path: &Path, age: u32, windows: &[u32], sums: &mut [Sums; 4]) -> Resu
             let (Some(a), Some(b)) = (k[0], k[1]) else {
                 continue;
             };
-            let acc = sums[e].row([a, b], width);
+            let acc = sums[e].row([a, b], width)?;
             for &w in &inside {
                 for (j, c) in counts.iter().enumerate() {
-                    acc[w * COUNTERS.len() + j] += c[r];
+                    let at = &mut acc[w * COUNTERS.len() + j];
+                    *at = add_i32(*at, c[r])?;
                 }
             }
         }
@@ -105,19 +139,15 @@ pub(crate) fn sum_prior(
         .expect("the longest is a window");
     let mut totals = [0i64; 3];
     let mut files = Vec::new();
-    for ((name, _, keys), sums) in ENTITIES.iter().zip(sums) {
-        let width = COUNTERS.len() * cfg.windows_days.len();
-        let (rows, counts) = sums.sorted();
-        let at = |r: &([i64; 2], usize), i: usize| counts[r.1 * width + i];
-        let as_i32 = |v: i64| {
-            i32::try_from(v)
-                .map_err(|_| BuildError::Internal(format!("feature count {v} overflows Int32")))
-        };
+    let width = COUNTERS.len() * cfg.windows_days.len();
+    for ((name, _, keys), mut sums) in ENTITIES.iter().zip(sums) {
+        let order = sums.order();
+        let at = |r: u32, i: usize| sums.count(r, i, width);
         if *name == "item" {
-            for r in &rows {
+            for &(_, r) in &order {
                 // exp, clk, buy of the longest window, as the Int32 columns hold them
                 for (t, j) in [0, 1, 3].into_iter().enumerate() {
-                    totals[t] += i64::from(as_i32(at(r, lw * COUNTERS.len() + j))?);
+                    totals[t] += i64::from(at(r, lw * COUNTERS.len() + j));
                 }
             }
         }
@@ -125,26 +155,29 @@ pub(crate) fn sum_prior(
             .iter()
             .map(|k| Field::new(*k, DataType::Int64, true))
             .collect();
-        let mut columns: Vec<ArrayRef> = (0..keys.len())
-            .map(|j| {
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0[j]))) as ArrayRef
-            })
-            .collect();
-        for (w, win) in cfg.windows_days.iter().enumerate() {
-            for (j, (x, _)) in COUNTERS.iter().enumerate() {
+        for win in &cfg.windows_days {
+            for (x, _) in COUNTERS {
                 fields.push(Field::new(format!("{x}_{win}d"), DataType::Int32, true));
-                let v = rows
-                    .iter()
-                    .map(|r| as_i32(at(r, w * COUNTERS.len() + j)))
-                    .collect::<Result<Vec<i32>, _>>()?;
-                columns.push(Arc::new(Int32Array::from(v)));
             }
         }
         let mut writer = SpillWriter::create(
             dir.join(format!("prior_{name}.arrow")),
             Arc::new(Schema::new(fields)),
         )?;
-        writer.write(&columns)?;
+        // one spill batch of columns at a time, not the whole entity's
+        for part in order.chunks(SPILL_ROWS) {
+            let mut columns: Vec<ArrayRef> = (0..keys.len())
+                .map(|j| {
+                    let v = part.iter().map(|r| r.0[j]);
+                    Arc::new(Int64Array::from_iter_values(v)) as ArrayRef
+                })
+                .collect();
+            for i in 0..width {
+                let v = part.iter().map(|r| at(r.1, i));
+                columns.push(Arc::new(Int32Array::from_iter_values(v)));
+            }
+            writer.write(&columns)?;
+        }
         files.push(writer.finish()?);
     }
     let (p_ctr, p_cvr) = rates(totals[0], totals[1], totals[2]);

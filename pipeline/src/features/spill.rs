@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Rows per record batch of the spill files.
-const SPILL_ROWS: usize = 64 * 1024;
+pub(super) const SPILL_ROWS: usize = 64 * 1024;
 
 /// An Arrow IPC spill file being written.
 pub(super) struct SpillWriter {
