@@ -52,6 +52,13 @@ impl StageClock {
     }
 }
 
+/// The table's row names, which the `ratios:` line looks up.
+const ESMC: &str = "esmc";
+const ESMC_LABELS: &str = "esmc, no features";
+const ESMC_ONE_PASS: &str = "esmc labels, 1 pass";
+const DUCKDB_LABELS: &str = "DuckDB (labels only)";
+const DUCKDB_FEATURES: &str = "DuckDB (features)";
+
 fn world(exposures: u64) -> SimConfig {
     SimConfig::sized(Preset::Eleme, exposures, 5, 42)
 }
@@ -192,13 +199,13 @@ fn main() {
         // (row, without features, the attribution's single pass)
         let mut kinds = vec![];
         if flag("--one-pass") {
-            kinds.push(("esmc labels, 1 pass", true, true));
+            kinds.push((ESMC_ONE_PASS, true, true));
         }
         if reference {
-            kinds.push(("esmc, no features", true, false));
+            kinds.push((ESMC_LABELS, true, false));
         }
         if !flag("--no-features") {
-            kinds.push(("esmc", false, false));
+            kinds.push((ESMC, false, false));
         }
         for (name, off, one_pass) in kinds {
             let mut m: Vec<Vec<f64>> = Vec::new();
@@ -239,7 +246,7 @@ fn main() {
             );
         }
         // DuckDB: labels only, then with the feature columns (benches/duckdb/features.sql)
-        let variants = [("DuckDB (labels only)", false), ("DuckDB (features)", true)];
+        let variants = [(DUCKDB_LABELS, false), (DUCKDB_FEATURES, true)];
         for (name, features) in duckdb.as_ref().map(|_| variants).into_iter().flatten() {
             let py = duckdb.as_ref().expect("variants only with DuckDB");
             let d = world(1).start + chrono::Days::new(1);
@@ -291,24 +298,16 @@ fn print_ratios(size: u64, rows: &[(&str, f64, f64)]) {
     let get = |name: &str| rows.iter().find(|r| r.0 == name).map(|r| (r.1, r.2));
     let mut parts = Vec::new();
     let pairs = [
-        (
-            "labels DuckDB/esmc",
-            "DuckDB (labels only)",
-            "esmc, no features",
-        ),
-        ("features DuckDB/esmc", "DuckDB (features)", "esmc"),
-        (
-            "1 pass/partitioned",
-            "esmc labels, 1 pass",
-            "esmc, no features",
-        ),
+        ("labels DuckDB/esmc", DUCKDB_LABELS, ESMC_LABELS),
+        ("features DuckDB/esmc", DUCKDB_FEATURES, ESMC),
+        ("1 pass/partitioned", ESMC_ONE_PASS, ESMC_LABELS),
     ];
     for (label, slow, fast) in pairs {
         if let (Some(a), Some(b)) = (get(slow), get(fast)) {
             parts.push(format!("{label} {:.2}x", a.0 / b.0));
         }
     }
-    for (label, name) in [("esmc", "esmc"), ("DuckDB", "DuckDB (features)")] {
+    for (label, name) in [("esmc", ESMC), ("DuckDB", DUCKDB_FEATURES)] {
         if let Some((_, mib)) = get(name) {
             parts.push(format!(
                 "peak with features {label} {:.2} GiB",

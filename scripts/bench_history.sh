@@ -5,7 +5,7 @@
 #   scripts/bench_history.sh NEW_ESMC [OLD_ESMC] [--exposures N] [--runs R] [--threads T]
 # The last lines compare day 30 with itself: its 30 days of history against a copy of
 # the world without the logs before D-3 (the labels' window is the same in both).
-# NEW_ESMC runs twice per day: with its daily feature aggregates already present (a
+# NEW_ESMC runs four ways per day: with its daily feature aggregates already present (a
 # first, untimed build of the 31st day computes them; its time is printed as "cold"),
 # with ESMC_FEATURES_FROM_SCRATCH=1 (re-reading the raw history, as before), without
 # features (the labels' own cost, whose window is shorter on day 2), and with the click
