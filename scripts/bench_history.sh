@@ -6,7 +6,9 @@
 # The last lines compare day 30 with itself: its 30 days of history against a copy of
 # the world without the logs before D-3 (the labels' window is the same in both).
 # NEW_ESMC runs four ways per day: with its daily feature aggregates already present (a
-# first, untimed build of the 31st day computes them; its time is printed as "cold"),
+# first, untimed build of the 31st day computes them; its time is printed as "cold") and
+# the day before built first, untimed, as the nightly would have (its prior state is
+# what the day's prior counts roll from),
 # with ESMC_FEATURES_FROM_SCRATCH=1 (re-reading the raw history, as before), without
 # features (the labels' own cost, whose window is shorter on day 2), and with the click
 # sequences cut to one click (`seq1`: what the history costs besides the sequences, which
@@ -52,16 +54,20 @@ for table in "$root"/logs/*/; do
         cp -r "$part" "$trim/logs/$(basename "$table")/"
     done
 done
-trimsecs() {
+trimsecs() { # trimsecs [DAY]: as secs, in the trimmed copy, day 30 unless DAY
     /usr/bin/time -f "%e %U %S" -o "$root/.time" "$new" build -q --root "$trim" \
-        --threads "$threads" --dt "$(day 30)" >/dev/null
+        --threads "$threads" --dt "$(day "${1:-30}")" >/dev/null
     awk '{print $1 "," $2 + $3}' "$root/.time"
 }
 trimsecs >/dev/null # its daily aggregates
+trimsecs 29 >/dev/null # and the day before, whose prior state day 30 rolls from
 echo "cold: new binary, day with 30 days of history, every daily aggregate computed: wall,cpu ${cold} s"
 declare -A t
 for r in $(seq "$runs"); do
     for h in 1 8 30; do
+        # the nightly built the day before: its prior state is what day h rolls from
+        # (untimed; a build of D removes the states older than D-4, so it is redone)
+        secs X=1 "$new" "$(day $((h - 1)))" >/dev/null
         t[daily,$h]+=" $(secs X=1 "$new" "$(day "$h")")"
         t[scratch,$h]+=" $(secs ESMC_FEATURES_FROM_SCRATCH=1 "$new" "$(day "$h")")"
         t[nofeat,$h]+=" $(secs X=1 "$new" "$(day "$h")" --config "$root/nofeat.toml")"

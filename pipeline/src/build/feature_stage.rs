@@ -68,10 +68,7 @@ impl Builder {
         let events = features::sort_events(stream(events_sql).await?, spill, budget).await?;
         features::trace("events (SQL, sorted)", t);
         let prior = match &history {
-            Some(h) => {
-                let days: Vec<_> = h.iter().map(|d| (d.age, d.counts())).collect();
-                features::sum_prior(&self.cfg.features, &days, spill)?
-            }
+            Some(h) => self.daily_prior(day, h, spill)?,
             None => {
                 let sql = include_str!("../../../sql/builder/features_prior.sql")
                     .replace("{counts}", &self.prior_counts_sql().join(",\n       "));

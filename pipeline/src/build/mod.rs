@@ -23,6 +23,7 @@ mod feature_stage;
 pub(crate) mod label;
 mod output;
 mod plan;
+mod prior_state;
 mod read;
 mod remote;
 pub(crate) mod sink;

@@ -1,31 +1,32 @@
 //! The merges chunk by chunk of samples: each chunk's keys are read back from their
 //! spill file, every feature family computed over it in parallel, and its columns
-//! appended to the features' spill file in sample_id order.
+//! appended to the features' spill file in sample_id order (the click sequences as
+//! ranges of the chunk's arena, which goes to a second spill file).
 
 use super::events::Events;
 use super::prior::Prior;
 use super::recency::recency;
-use super::sequences::sequences;
+use super::sequences::{Sequences, sequences};
 use super::spill::{FeatureTable, SpillReader, SpillWriter, Targets};
 use super::trace;
 use super::windows::{entity, smoothed};
 use crate::BuildError;
 use crate::config::FeatureConfig;
 use arrow::array::{ArrayRef, AsArray, Float32Array, Int32Array};
-use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use arrow::datatypes::{DataType, Field, Int64Type};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The feature columns (in `cfg.columns()` order) of a chunk of samples (`sample_id,
-/// ts, user_id, item_id, category_id`), the entities and the rest computed in parallel.
+/// The feature columns (in `cfg.columns()` order, but the two sequences) of a chunk of
+/// samples (`sample_id, ts, user_id, item_id, category_id`) and its click sequences, the
+/// entities and the rest computed in parallel.
 fn chunk(
     cfg: &FeatureConfig,
-    fields: &[FieldRef],
     events: &Events,
     prior: &Prior,
     cols: &[ArrayRef],
-) -> Result<Vec<ArrayRef>, BuildError> {
+) -> Result<(Vec<ArrayRef>, Sequences), BuildError> {
     let [ts, user, item, cat] = [1, 2, 3, 4].map(|j| cols[j].as_primitive::<Int64Type>());
     let w = cfg.windows_days.len();
     let f = &prior.files;
@@ -43,24 +44,13 @@ fn chunk(
             )
         },
     );
-    let k = fields.len();
     let (rec, seq) = rayon::join(
         || recency(cfg, user, item, ts, &events.acts),
-        || {
-            sequences(
-                cfg,
-                user,
-                ts,
-                &events.clicks,
-                [&fields[k - 2], &fields[k - 1]],
-            )
-        },
+        || sequences(cfg, user, ts, &events.clicks),
     );
     let mut columns = window_columns(cfg.smoothing, prior, [a?, b?, c?], d?);
     columns.extend(rec?);
-    columns.extend(seq?);
-    debug_assert_eq!(columns.len(), fields.len());
-    Ok(columns)
+    Ok((columns, seq?))
 }
 
 /// One entity's counts: per window, the four counters' columns (exp, clk, cart, buy).
@@ -125,19 +115,34 @@ pub(crate) fn compute(
 ) -> Result<FeatureTable, BuildError> {
     let started = Instant::now();
     let fields = cfg.columns();
-    let mut all = vec![Arc::new(Field::new("sample_id", DataType::Int64, false))];
-    all.extend(fields.iter().cloned());
+    let field = |n: &str, t: DataType| Arc::new(Field::new(n, t, false));
+    let mut all = vec![field("sample_id", DataType::Int64)];
+    all.extend(fields[..fields.len() - 2].iter().cloned());
+    all.extend([
+        field("seq_from", DataType::UInt32),
+        field("seq_to", DataType::UInt32),
+    ]);
     let schema = Arc::new(arrow::datatypes::Schema::new(all));
     let mut out = SpillWriter::create(dir.join("features.arrow"), schema)?;
+    let arena_schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        Field::new("item", DataType::Int64, true),
+        Field::new("cat", DataType::Int64, true),
+    ]));
+    let mut arena = SpillWriter::create(dir.join("sequences.arrow"), arena_schema)?;
+    let mut chunks = std::collections::VecDeque::new();
     let mut input = SpillReader::open(targets.path.clone())?;
     let step = chunk_rows(budget);
     let mut done = 0;
     while done < targets.rows {
         let len = step.min(targets.rows - done);
         let cols = input.take(len)?;
+        let (features, seq) = chunk(cfg, &events, &prior, &cols)?;
         let mut columns = vec![cols[0].clone()];
-        columns.extend(chunk(cfg, &fields, &events, &prior, &cols)?);
+        columns.extend(features);
+        columns.extend([Arc::new(seq.from) as ArrayRef, Arc::new(seq.to)]);
         out.write(&columns)?;
+        chunks.push_back((done + len, seq.items.len()));
+        arena.write(&[Arc::new(seq.items), Arc::new(seq.cats)])?;
         done += len;
         trace(&format!("chunk to row {done}"), started);
     }
@@ -148,6 +153,9 @@ pub(crate) fn compute(
         rows: targets.rows,
         fields,
         spill: SpillReader::open(path)?,
+        arena: SpillReader::open(arena.finish()?)?,
+        chunks,
+        current: None,
         gather_secs: 0.0,
         compute_secs: started.elapsed().as_secs_f64(),
     })

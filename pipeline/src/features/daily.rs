@@ -19,7 +19,7 @@ use std::sync::Arc;
 const BLOCK: usize = 1 << 16;
 
 /// One entity's sums: each key's row in an arena of counts (per window and counter,
-/// window-major, as the prior files' columns), Int32 as those columns are. Held for
+/// window-major, as the prior files' columns, then `days`), Int32 as those columns are. Held for
 /// every key of the longest window at once, so kept small: 16 bytes of key, 4 of row
 /// number in the map and 4 per count (a 20M-exposure day's history holds millions of
 /// user-category keys), in blocks of [`BLOCK`] rows, so that growing never copies.
@@ -49,10 +49,10 @@ impl Sums {
         Ok(&mut self.counts[r / BLOCK][at..at + width])
     }
 
-    /// Count `i` of row `r`.
-    fn count(&self, r: u32, i: usize, width: usize) -> i32 {
-        let r = r as usize;
-        self.counts[r / BLOCK][(r % BLOCK) * width + i]
+    /// The counts of row `r`.
+    fn counts(&self, r: u32, width: usize) -> &[i32] {
+        let at = (r as usize % BLOCK) * width;
+        &self.counts[r as usize / BLOCK][at..at + width]
     }
 
     /// The keys in order, each with its row: the map is dropped first and the key
@@ -75,12 +75,13 @@ fn add_i32(a: i32, b: i64) -> Result<i32, BuildError> {
         .map_err(|_| BuildError::Internal(format!("feature count {a} + {b} overflows Int32")))
 }
 
-/// Adds one counts file of a day `age` days before D into `sums` (one per entity, in
-/// `ENTITIES` order), for the windows that hold the day.
-fn add_day(path: &Path, age: u32, windows: &[u32], sums: &mut [Sums; 4]) -> Result<(), BuildError> {
+/// Calls `f(entity, key, counts)` (entity in `ENTITIES` order, counts in `COUNTERS`
+/// order) for each row of one counts file whose key is complete.
+pub(super) fn for_each_row(
+    path: &Path,
+    mut f: impl FnMut(usize, [i64; 2], [i64; 4]) -> Result<(), BuildError>,
+) -> Result<(), BuildError> {
     let reader = super::parquet_reader(path)?;
-    let inside: Vec<usize> = (0..windows.len()).filter(|&w| age <= windows[w]).collect();
-    let width = windows.len() * COUNTERS.len();
     for batch in reader {
         let batch = batch.map_err(|e| BuildError::Internal(format!("{}: {e}", path.display())))?;
         let flag = |n| column::<Int32Type>(&batch, "daily", n);
@@ -108,17 +109,121 @@ fn add_day(path: &Path, age: u32, windows: &[u32], sums: &mut [Sums; 4]) -> Resu
             let (Some(a), Some(b)) = (k[0], k[1]) else {
                 continue;
             };
-            let acc = sums[e].row([a, b], width)?;
-            for &w in &inside {
-                for (j, c) in counts.iter().enumerate() {
-                    let at = &mut acc[w * COUNTERS.len() + j];
-                    *at = add_i32(*at, c[r])?;
-                }
-            }
+            f(e, [a, b], std::array::from_fn(|j| counts[j][r]))?;
         }
     }
     Ok(())
 }
+
+/// Adds one counts file of a day `age` days before D into `sums` (one per entity, in
+/// `ENTITIES` order), for the windows that hold the day, and counts the day in each
+/// key's `days` (the last count).
+fn add_day(path: &Path, age: u32, windows: &[u32], sums: &mut [Sums; 4]) -> Result<(), BuildError> {
+    let inside: Vec<usize> = (0..windows.len()).filter(|&w| age <= windows[w]).collect();
+    let width = windows.len() * COUNTERS.len() + 1;
+    for_each_row(path, |e, key, counts| {
+        let acc = sums[e].row(key, width)?;
+        for &w in &inside {
+            for (j, c) in counts.iter().enumerate() {
+                let at = &mut acc[w * COUNTERS.len() + j];
+                *at = add_i32(*at, *c)?;
+            }
+        }
+        acc[width - 1] += 1;
+        Ok(())
+    })
+}
+
+/// One entity's prior file being written, rows in increasing key order: its key
+/// columns, the counts (window-major, `{counter}_{w}d`) and `days`, the number of days
+/// of the longest window whose counts file holds the key (what the rolled state needs
+/// to know when a key leaves). The item file also sums the shop's totals.
+pub(super) struct PriorFile {
+    keys: usize,
+    writer: SpillWriter,
+    columns: Vec<Vec<i64>>,
+    counts: Vec<Vec<i32>>,
+    /// Offset of the longest window's counts, and the totals (exp, clk, buy) when the
+    /// item file.
+    totals: Option<(usize, [i64; 3])>,
+}
+
+impl PriorFile {
+    /// The file of entity `e` (in `ENTITIES` order) in `dir`.
+    pub(super) fn create(cfg: &FeatureConfig, e: usize, dir: &Path) -> Result<Self, BuildError> {
+        let (name, _, keys) = ENTITIES[e];
+        let mut fields: Vec<Field> = keys
+            .iter()
+            .map(|k| Field::new(*k, DataType::Int64, true))
+            .collect();
+        for win in &cfg.windows_days {
+            for (x, _) in COUNTERS {
+                fields.push(Field::new(format!("{x}_{win}d"), DataType::Int32, true));
+            }
+        }
+        fields.push(Field::new(DAYS, DataType::Int32, false));
+        let longest = *cfg.windows_days.iter().max().expect("checked");
+        let lw = cfg
+            .windows_days
+            .iter()
+            .position(|&w| w == longest)
+            .expect("the longest is a window");
+        let width = fields.len() - keys.len();
+        Ok(PriorFile {
+            keys: keys.len(),
+            writer: SpillWriter::create(
+                dir.join(format!("prior_{name}.arrow")),
+                Arc::new(Schema::new(fields)),
+            )?,
+            columns: vec![Vec::new(); keys.len()],
+            counts: vec![Vec::new(); width],
+            totals: (e == 0).then_some((lw * COUNTERS.len(), [0; 3])),
+        })
+    }
+
+    /// Appends the row of `key` (greater than the last) with `counts` (and `days` last).
+    pub(super) fn push(&mut self, key: [i64; 2], counts: &[i32]) -> Result<(), BuildError> {
+        for (j, c) in self.columns.iter_mut().enumerate() {
+            c.push(key[j]);
+        }
+        for (j, c) in self.counts.iter_mut().enumerate() {
+            c.push(counts[j]);
+        }
+        if let Some((lw, t)) = &mut self.totals {
+            // exp, clk, buy of the longest window, as the Int32 columns hold them
+            for (i, j) in [0, 1, 3].into_iter().enumerate() {
+                t[i] += i64::from(counts[*lw + j]);
+            }
+        }
+        if self.columns[0].len() == SPILL_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), BuildError> {
+        let mut out: Vec<ArrayRef> = Vec::new();
+        for c in &mut self.columns {
+            out.push(Arc::new(Int64Array::from(std::mem::take(c))));
+        }
+        for c in &mut self.counts {
+            out.push(Arc::new(Int32Array::from(std::mem::take(c))));
+        }
+        self.writer.write(&out)
+    }
+
+    /// Closes the file: its path and the totals (zeros but for the item file).
+    pub(super) fn finish(mut self) -> Result<(PathBuf, [i64; 3]), BuildError> {
+        if !self.columns[0].is_empty() {
+            self.flush()?;
+        }
+        debug_assert!(self.keys == self.columns.len());
+        Ok((self.writer.finish()?, self.totals.map_or([0; 3], |t| t.1)))
+    }
+}
+
+/// The name of the prior files' last column (see [`PriorFile`]).
+pub(super) const DAYS: &str = "days";
 
 /// The prior counts of D (see the module docs) from the counts files of its history
 /// (`(age, path)`), one file per entity in `dir`, and the shop's rates.
@@ -132,53 +237,20 @@ pub(crate) fn sum_prior(
     for (age, path) in days.iter().filter(|(a, _)| *a >= 1 && *a <= longest) {
         add_day(path, *age, &cfg.windows_days, &mut sums)?;
     }
-    let lw = cfg
-        .windows_days
-        .iter()
-        .position(|&w| w == longest)
-        .expect("the longest is a window");
+    let width = COUNTERS.len() * cfg.windows_days.len() + 1;
     let mut totals = [0i64; 3];
     let mut files = Vec::new();
-    let width = COUNTERS.len() * cfg.windows_days.len();
-    for ((name, _, keys), mut sums) in ENTITIES.iter().zip(sums) {
+    for (e, mut sums) in sums.into_iter().enumerate() {
         let order = sums.order();
-        let at = |r: u32, i: usize| sums.count(r, i, width);
-        if *name == "item" {
-            for &(_, r) in &order {
-                // exp, clk, buy of the longest window, as the Int32 columns hold them
-                for (t, j) in [0, 1, 3].into_iter().enumerate() {
-                    totals[t] += i64::from(at(r, lw * COUNTERS.len() + j));
-                }
-            }
+        let mut file = PriorFile::create(cfg, e, dir)?;
+        for &(key, r) in &order {
+            file.push(key, sums.counts(r, width))?;
         }
-        let mut fields: Vec<Field> = keys
-            .iter()
-            .map(|k| Field::new(*k, DataType::Int64, true))
-            .collect();
-        for win in &cfg.windows_days {
-            for (x, _) in COUNTERS {
-                fields.push(Field::new(format!("{x}_{win}d"), DataType::Int32, true));
-            }
+        let (path, t) = file.finish()?;
+        files.push(path);
+        if e == 0 {
+            totals = t;
         }
-        let mut writer = SpillWriter::create(
-            dir.join(format!("prior_{name}.arrow")),
-            Arc::new(Schema::new(fields)),
-        )?;
-        // one spill batch of columns at a time, not the whole entity's
-        for part in order.chunks(SPILL_ROWS) {
-            let mut columns: Vec<ArrayRef> = (0..keys.len())
-                .map(|j| {
-                    let v = part.iter().map(|r| r.0[j]);
-                    Arc::new(Int64Array::from_iter_values(v)) as ArrayRef
-                })
-                .collect();
-            for i in 0..width {
-                let v = part.iter().map(|r| at(r.1, i));
-                columns.push(Arc::new(Int32Array::from_iter_values(v)));
-            }
-            writer.write(&columns)?;
-        }
-        files.push(writer.finish()?);
     }
     let (p_ctr, p_cvr) = rates(totals[0], totals[1], totals[2]);
     Ok(Prior {

@@ -30,8 +30,8 @@
 //!                                                       (sequences.rs)
 //!       v
 //!  the chunk's feature columns, in sample_id order, appended to one Arrow IPC spill
-//!  file, read back and zipped onto the samples as they are written (compute.rs,
-//!  spill.rs)
+//!  file (the click sequences as ranges of the chunk's arena, in a second one), read
+//!  back and zipped onto the samples as they are written (compute.rs, spill.rs)
 //! ```
 //!
 //! Memory is bounded by a budget (`BuildOptions::feature_memory`, by default half the
@@ -45,9 +45,10 @@
 //!
 //! The days before D come from daily aggregates (`store.rs`, kept under
 //! `features/daily/dt=X/` and computed once per day by `build/daily.rs`): per day the
-//! counts per entity key and the clicks, carts and purchases. A build of D sums the
-//! counts of the days in each window (`daily.rs`) and streams the days' clicks, carts and
-//! purchases into the sorts with D's events, so only D's own raw logs are read and the
+//! counts per entity key and the clicks, carts and purchases. A build of D rolls the
+//! prior state the build of D-1 kept (`rolled.rs`: D-1's counts in, the days leaving the
+//! windows out), or sums the counts of the days in each window (`daily.rs`), and streams
+//! the days' clicks, carts and purchases into the sorts with D's events, so only D's own raw logs are read and the
 //! history costs a few small files per day; the columns are the same bytes as the
 //! from-scratch path above (`Builder::features_from_scratch`,
 //! `ESMC_FEATURES_FROM_SCRATCH=1`). The history's raw files are inputs in D's manifest:
@@ -60,6 +61,7 @@ mod daily;
 mod events;
 mod prior;
 mod recency;
+pub(crate) mod rolled;
 mod sequences;
 mod spill;
 pub(crate) mod store;
@@ -68,7 +70,7 @@ mod windows;
 pub(crate) use compute::compute;
 pub(crate) use daily::sum_prior;
 pub(crate) use events::sort_events;
-pub(crate) use prior::{COUNTERS, split_prior};
+pub(crate) use prior::{COUNTERS, Prior, split_prior};
 pub(crate) use spill::{FeatureTable, spill_targets};
 
 use crate::BuildError;

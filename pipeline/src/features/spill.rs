@@ -120,13 +120,21 @@ impl SpillReader {
     }
 }
 
-/// The features of a partition, in sample_id order, in one Arrow IPC spill file
-/// (`sample_id` and the feature columns) read back batch by batch as the samples are
-/// written.
+/// The features of a partition, in sample_id order, read back batch by batch as the
+/// samples are written: one Arrow IPC spill file of `sample_id`, the scalar feature
+/// columns and each row's range of its chunk's click arena (`seq_from`, `seq_to`), and
+/// one of the chunks' arenas in chunk order, from which the sequences' list columns are
+/// made as the rows go out (`sequences.rs`).
 pub(crate) struct FeatureTable {
     pub(super) rows: usize,
     pub(super) fields: Vec<FieldRef>,
     pub(super) spill: SpillReader,
+    pub(super) arena: SpillReader,
+    /// Per chunk, in order: its first row after it and its arena's length.
+    pub(super) chunks: std::collections::VecDeque<(usize, usize)>,
+    /// The arena of the chunk the next rows are in (items, categories), and the first
+    /// row after that chunk.
+    pub(super) current: Option<(usize, [ArrayRef; 2])>,
     /// Seconds: reading DataFusion's inputs and sorting them, and computing the
     /// features.
     pub gather_secs: f64,
@@ -140,6 +148,54 @@ impl FeatureTable {
 
     pub fn len(&self) -> usize {
         self.rows
+    }
+
+    /// The chunk arena holding row `row` (rows are asked for in order), and the first
+    /// row after its chunk.
+    fn arena_of(&mut self, row: usize) -> Result<(usize, [ArrayRef; 2]), BuildError> {
+        while self.current.as_ref().is_none_or(|c| c.0 <= row) {
+            let (end, len) = self.chunks.pop_front().ok_or_else(|| {
+                BuildError::Internal(format!("feature row {row} is past the last chunk"))
+            })?;
+            let cols = self.arena.take(len)?;
+            self.current = Some((end, [cols[0].clone(), cols[1].clone()]));
+        }
+        Ok(self.current.clone().expect("loaded"))
+    }
+
+    /// The sequences' list columns of the rows `offset..` whose arena ranges are
+    /// `from`, `to`, chunk by chunk.
+    fn sequence_lists(
+        &mut self,
+        offset: usize,
+        from: &ArrayRef,
+        to: &ArrayRef,
+    ) -> Result<[ArrayRef; 2], BuildError> {
+        let k = self.fields.len();
+        let fields = [self.fields[k - 2].clone(), self.fields[k - 1].clone()];
+        let mut parts: Vec<[ArrayRef; 2]> = Vec::new();
+        let mut done = 0;
+        while done < from.len() {
+            let (end, arena) = self.arena_of(offset + done)?;
+            let len = (end - offset - done).min(from.len() - done);
+            parts.push(super::sequences::lists(
+                arena[0].as_primitive(),
+                arena[1].as_primitive(),
+                from.slice(done, len).as_primitive(),
+                to.slice(done, len).as_primitive(),
+                [&fields[0], &fields[1]],
+            )?);
+            done += len;
+        }
+        if parts.len() == 1 {
+            return Ok(parts.pop().expect("one"));
+        }
+        let concat = |j: usize| {
+            let arrays: Vec<&dyn Array> = parts.iter().map(|p| p[j].as_ref()).collect();
+            arrow::compute::concat(&arrays)
+                .map_err(|e| BuildError::Internal(format!("{}: {e}", fields[j].name())))
+        };
+        Ok([concat(0)?, concat(1)?])
     }
 
     /// `batch` (the next samples sorted by sample_id, starting at row `offset` of the
@@ -166,10 +222,14 @@ impl FeatureTable {
         if features[0].as_primitive::<Int64Type>().values()[..] != ids.values()[..] {
             return Err(misaligned());
         }
+        let to = features.pop().expect("seq_to");
+        let from = features.pop().expect("seq_from");
+        let lists = self.sequence_lists(offset, &from, &to)?;
         let mut fields: Vec<FieldRef> = batch.schema().fields().iter().cloned().collect();
         fields.extend(self.fields.iter().cloned());
         let mut columns = batch.columns().to_vec();
         columns.extend(features.drain(1..));
+        columns.extend(lists);
         RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
             .map_err(|e| BuildError::Internal(format!("feature columns: {e}")))
     }

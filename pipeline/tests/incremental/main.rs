@@ -2,8 +2,11 @@
 //! writes the same sample bytes as one that re-reads the raw history; a late log of an
 //! older day rebuilds exactly the days that depend on it, with the bytes of a
 //! from-scratch build on the changed logs; an interrupted or damaged aggregate is
-//! detected and recomputed. Small simulated worlds with messy logs (duplicates, late
+//! detected and recomputed; the prior state each build keeps is rolled into the next
+//! day's (`prior_state.rs`). Small simulated worlds with messy logs (duplicates, late
 //! rows, malformed rows), real Parquet, real DataFusion.
+
+mod prior_state;
 
 use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::Int64Type;
@@ -147,6 +150,8 @@ fn summed_daily_aggregates_give_the_bytes_of_a_from_scratch_build() {
         .map(|d| format!("dt={d}"))
         .collect();
     assert_eq!(kept, want);
+    // each night rolled the prior state of the night before; the last five are kept
+    prior_state::assert_rolled(incremental.path(), &built[built.len() - 5..]);
     assert_eq!(
         sample_bytes(scratch.path(), &built),
         sample_bytes(incremental.path(), &built)
@@ -208,6 +213,9 @@ fn a_late_log_five_days_back_rebuilds_exactly_its_dependents_with_from_scratch_b
     assert!(rebuilt.contains(&(late + chrono::Days::new(5))));
     assert!(rebuilt.len() < built.len());
     build_days(root.path(), &rebuilt, false);
+    // the day after `late` rolled the state of `late` (whose history the late file is
+    // not in) with the recomputed counts of `late` entering its windows
+    prior_state::assert_rolled(root.path(), &[late + chrono::Days::new(1)]);
     let after = sample_bytes(root.path(), &built);
     for d in &built {
         if !rebuilt.contains(d) {
