@@ -9,7 +9,8 @@
 //! `cargo bench --bench build -- [--exposures 2500000,5000000] [--runs R] [--threads T]
 //! [--memory-mib M] [--no-duckdb] [--no-reference] [--no-features] [--worlds DIR]
 //! [--one-pass]` (`--one-pass`: also labels without features through the attribution's
-//! single pass, `ESMC_ATTRIBUTE_SEQUENTIAL=1`, against the partitioned passes).
+//! single pass, `ESMC_ATTRIBUTE_SEQUENTIAL=1`, against the partitioned passes;
+//! `--no-features`: labels only, esmc's and DuckDB's).
 //! Under each size's rows a `ratios:` line gives DuckDB's seconds over esmc's (labels
 //! alone; with the features), the single pass over the partitioned one, and the peak
 //! RSS of both with features.
@@ -246,8 +247,10 @@ fn main() {
             );
         }
         // DuckDB: labels only, then with the feature columns (benches/duckdb/features.sql)
+        // unless --no-features
         let variants = [(DUCKDB_LABELS, false), (DUCKDB_FEATURES, true)];
-        for (name, features) in duckdb.as_ref().map(|_| variants).into_iter().flatten() {
+        let variants = &variants[..if flag("--no-features") { 1 } else { 2 }];
+        for &(name, features) in duckdb.as_ref().map(|_| variants).into_iter().flatten() {
             let py = duckdb.as_ref().expect("variants only with DuckDB");
             let d = world(1).start + chrono::Days::new(1);
             let mut m: Vec<Vec<f64>> = Vec::new();

@@ -109,16 +109,12 @@ impl Builder {
         if let Some(p) = paths.get(&prev) {
             deltas.push((p.clone(), Delta::Enter));
         }
+        // the first window of the longest length counts the keys' days
+        let lw = cfg.windows_days.iter().position(|&w| w == longest)?;
         for (w, &len) in cfg.windows_days.iter().enumerate() {
             let x = prev - Days::new(u64::from(len));
             if state.days.contains_key(&x) {
-                deltas.push((
-                    path_of(x)?,
-                    Delta::Leave {
-                        w,
-                        longest: len == longest,
-                    },
-                ));
+                deltas.push((path_of(x)?, Delta::Leave { w, days: w == lw }));
             }
         }
         match rolled::roll(cfg, &dir, &deltas, spill) {

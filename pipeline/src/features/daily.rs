@@ -1,8 +1,9 @@
 //! The prior counts from the daily aggregates (`store.rs`): the counts files of the
 //! days within the longest window, read front to back and summed per entity and key in
 //! memory (a few rows per active key and day), written as the same per-entity files,
-//! sorted by key, that `split_prior` makes of `features_prior.sql`'s stream. No engine
-//! plan, no re-read of the raw history.
+//! sorted by key, that `split_prior` makes of `features_prior.sql`'s stream, plus a
+//! `days` column for the rolled state ([`PriorFile`], `rolled.rs`). No engine plan, no
+//! re-read of the raw history.
 
 use super::prior::{ENTITIES, Prior, rates};
 use super::spill::{SPILL_ROWS, SpillWriter};
@@ -238,7 +239,6 @@ pub(crate) fn sum_prior(
         add_day(path, *age, &cfg.windows_days, &mut sums)?;
     }
     let width = COUNTERS.len() * cfg.windows_days.len() + 1;
-    let mut totals = [0i64; 3];
     let mut files = Vec::new();
     for (e, mut sums) in sums.into_iter().enumerate() {
         let order = sums.order();
@@ -246,15 +246,26 @@ pub(crate) fn sum_prior(
         for &(key, r) in &order {
             file.push(key, sums.counts(r, width))?;
         }
-        let (path, t) = file.finish()?;
-        files.push(path);
-        if e == 0 {
-            totals = t;
+        files.push(file);
+    }
+    close_prior(files)
+}
+
+/// Closes the entity files (in `ENTITIES` order) into D's prior counts, with the shop's
+/// rates from the item file's totals.
+pub(super) fn close_prior(files: Vec<PriorFile>) -> Result<Prior, BuildError> {
+    let mut paths = Vec::new();
+    let mut totals = [0i64; 3];
+    for f in files {
+        let (path, t) = f.finish()?;
+        paths.push(path);
+        for (a, b) in totals.iter_mut().zip(t) {
+            *a += b;
         }
     }
     let (p_ctr, p_cvr) = rates(totals[0], totals[1], totals[2]);
     Ok(Prior {
-        files,
+        files: paths,
         p_ctr,
         p_cvr,
     })

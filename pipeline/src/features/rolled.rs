@@ -17,8 +17,8 @@
 //! state. The `days` column tells when a key has left every window, so a rolled file has
 //! exactly the keys, and the counts, of a summed one.
 
-use super::daily::{DAYS, PriorFile, for_each_row};
-use super::prior::{ENTITIES, Prior, rates};
+use super::daily::{DAYS, PriorFile, close_prior, for_each_row};
+use super::prior::{ENTITIES, Prior};
 use super::spill::ipc_reader;
 use super::store::stat;
 use super::{COUNTERS, column};
@@ -107,11 +107,12 @@ pub(crate) fn write_state(
 }
 
 /// What one counts file does to the state: the day entering every window (age 1), or
-/// the day leaving window `windows_days[w]` (and, for the longest, the keys' `days`).
+/// the day leaving window `windows_days[w]` (and, with `days`, the longest window: the
+/// keys' `days`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Delta {
     Enter,
-    Leave { w: usize, longest: bool },
+    Leave { w: usize, days: bool },
 }
 
 /// D's prior counts, one file per entity in `dir`: the state's files in `state` (D-1's)
@@ -139,11 +140,11 @@ pub(crate) fn roll(
                     }
                     acc[width - 1] += 1;
                 }
-                Delta::Leave { w, longest } => {
+                Delta::Leave { w, days } => {
                     for j in 0..n {
                         acc[w * n + j] -= counts[j];
                     }
-                    if longest {
+                    if days {
                         acc[width - 1] -= 1;
                     }
                 }
@@ -153,7 +154,6 @@ pub(crate) fn roll(
     }
     let bad =
         |what: String| BuildError::Internal(format!("prior state {}: {what}", state.display()));
-    let mut totals = [0i64; 3];
     let mut files = Vec::new();
     for (e, change) in change.into_iter().enumerate() {
         let (name, _, keys) = ENTITIES[e];
@@ -196,8 +196,13 @@ pub(crate) fn roll(
                 .map(|j| column::<Int64Type>(&batch, "prior state", keys[j]))
                 .collect::<Result<_, _>>()?;
             let counts: Vec<_> = (0..width)
-                .map(|j| batch.column(keys.len() + j).as_primitive::<Int32Type>())
-                .collect();
+                .map(|j| {
+                    batch
+                        .column(keys.len() + j)
+                        .as_primitive_opt::<Int32Type>()
+                        .ok_or_else(|| bad(format!("{}: count {j} is not Int32", path.display())))
+                })
+                .collect::<Result<_, _>>()?;
             for r in 0..batch.num_rows() {
                 let key: [i64; 2] =
                     std::array::from_fn(|j| key_cols.get(j).map_or(0, |c| c.value(r)));
@@ -216,16 +221,7 @@ pub(crate) fn roll(
         for (k, add) in change {
             emit(k, &[], Some(&add))?;
         }
-        let (path, t) = out.finish()?;
-        files.push(path);
-        if e == 0 {
-            totals = t;
-        }
+        files.push(out);
     }
-    let (p_ctr, p_cvr) = rates(totals[0], totals[1], totals[2]);
-    Ok(Prior {
-        files,
-        p_ctr,
-        p_cvr,
-    })
+    close_prior(files)
 }

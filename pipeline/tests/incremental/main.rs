@@ -126,6 +126,14 @@ fn sample_bytes(root: &Path, days: &[NaiveDate]) -> BTreeMap<NaiveDate, Vec<(Str
         .collect()
 }
 
+/// Cuts the file at `path` to half its length, which it returns.
+fn truncate_half(path: &Path) -> u64 {
+    let len = std::fs::metadata(path).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_len(len / 2).unwrap();
+    len
+}
+
 /// Every day of the world, the first ones with part of their history missing.
 fn built_days(root: &Path) -> Vec<NaiveDate> {
     days(root)
@@ -261,13 +269,7 @@ fn an_interrupted_or_damaged_aggregate_is_detected_and_recomputed() {
     std::fs::write(staged.join("counts.parquet"), b"PAR1 half").unwrap();
     // a truncated counts file in dt=y, a missing manifest in dt=z
     let counts = daily.join(format!("dt={y}/counts.parquet"));
-    let len = std::fs::metadata(&counts).unwrap().len();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&counts)
-        .unwrap();
-    f.set_len(len / 2).unwrap();
-    drop(f);
+    let len = truncate_half(&counts);
     std::fs::remove_file(daily.join(format!("dt={z}/_manifest.json"))).unwrap();
 
     build_days(root.path(), &[last], false);

@@ -47,10 +47,7 @@ fn a_damaged_prior_state_is_summed_instead_and_a_dead_jobs_staging_removed() {
     let uc = root
         .path()
         .join(format!("features/prior/dt={prev}/prior_uc.arrow"));
-    let len = std::fs::metadata(&uc).unwrap().len();
-    let f = std::fs::OpenOptions::new().write(true).open(&uc).unwrap();
-    f.set_len(len / 2).unwrap();
-    drop(f);
+    truncate_half(&uc);
     build_days(root.path(), &[last], false);
     let m = state(root.path(), last);
     assert!(m.contains("\"rolled_from\": null"), "{m}");
