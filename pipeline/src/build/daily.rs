@@ -42,6 +42,8 @@ pub(super) struct HistoryPlan {
 pub(super) struct HistoryDay {
     pub(super) age: u32,
     pub(super) dir: PathBuf,
+    /// SHA-256 of its counts file, as its (fresh) manifest records it.
+    pub(super) counts_sha256: String,
     /// The day's aggregate lock, held while the stage reads its files (a concurrent
     /// build using another item snapshot would otherwise swap them underneath).
     _lock: JobLock,
@@ -196,11 +198,14 @@ impl Builder {
         let mut out = Vec::new();
         let mut x = self.feature_first(day);
         while x < day {
-            if let Some((dir, lock)) = self.ensure_day(ctx, &plan, x, &config_hash).await? {
+            if let Some((dir, counts_sha256, lock)) =
+                self.ensure_day(ctx, &plan, x, &config_hash).await?
+            {
                 let age = (day - x).num_days() as u32;
                 out.push(HistoryDay {
                     age,
                     dir,
+                    counts_sha256,
                     _lock: lock,
                 });
             }
@@ -209,15 +214,16 @@ impl Builder {
         Ok(out)
     }
 
-    /// Day `x`'s aggregate directory, computed unless fresh; `None` when the day has no
-    /// logs. Under the day's aggregate lock, returned to be held while its files are read.
+    /// Day `x`'s aggregate directory and its counts file's SHA-256, computed unless
+    /// fresh; `None` when the day has no logs. Under the day's aggregate lock, returned to
+    /// be held while its files are read.
     async fn ensure_day(
         &self,
         ctx: &SessionContext,
         plan: &HistoryPlan,
         x: NaiveDate,
         config_hash: &str,
-    ) -> Result<Option<(PathBuf, JobLock)>, BuildError> {
+    ) -> Result<Option<(PathBuf, String, JobLock)>, BuildError> {
         let root = self.warehouse.root();
         let dir = store::day_dir(root, x);
         let what = format!("the feature aggregate of {x}");
@@ -235,27 +241,32 @@ impl Builder {
             categories: &plan.categories,
             sources: &sources,
         };
-        if !old.is_some_and(|m| store::is_fresh(&dir, &m, &want)) {
-            // its raw logs must be in the session: plan_history listed it as stale
-            if !plan.raw.contains(&x) {
-                return Err(BuildError::Internal(format!(
-                    "the feature logs or item categories of {x} changed while a build was \
+        let fresh = old.filter(|m| store::is_fresh(&dir, m, &want));
+        let manifest = match fresh {
+            Some(m) => m,
+            None => {
+                // its raw logs must be in the session: plan_history listed it as stale
+                if !plan.raw.contains(&x) {
+                    return Err(BuildError::Internal(format!(
+                        "the feature logs or item categories of {x} changed while a build was \
                      reading them; build it again"
-                )));
+                    )));
+                }
+                self.compute_day(ctx, x, &dir, &want).await?
             }
-            self.compute_day(ctx, x, &dir, &want).await?;
-        }
-        Ok(Some((dir, lock)))
+        };
+        Ok(Some((dir, store::counts_sha256(&manifest)?, lock)))
     }
 
-    /// Computes day `x`'s aggregate into `dir` (staged, swapped in with its manifest).
+    /// Computes day `x`'s aggregate into `dir` (staged, swapped in with its manifest,
+    /// which it returns).
     async fn compute_day(
         &self,
         ctx: &SessionContext,
         x: NaiveDate,
         dir: &Path,
         want: &Expected<'_>,
-    ) -> Result<(), BuildError> {
+    ) -> Result<DailyManifest, BuildError> {
         let staged = StagedDir::new(dir)?;
         for table in FEATURE_TABLES {
             let cols: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
@@ -297,7 +308,8 @@ impl Builder {
             rows,
         };
         store::write_manifest(&staged.tmp, &manifest)?;
-        staged.commit()
+        staged.commit()?;
+        Ok(manifest)
     }
 
     /// Registers the history's clicks, carts and purchases (`fh_acts_<age>`) in `ctx`.

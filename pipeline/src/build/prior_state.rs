@@ -32,7 +32,7 @@ impl Builder {
         let mut paths = BTreeMap::new();
         for h in history.iter().filter(|h| h.age >= 1 && h.age <= longest) {
             let x = day - Days::new(u64::from(h.age));
-            days.insert(x, counts_hash(&h.dir)?);
+            days.insert(x, h.counts_sha256.clone());
             paths.insert(x, h.counts());
         }
         let rolled = self.roll_prior(day, &days, &paths, spill);
@@ -93,7 +93,10 @@ impl Builder {
             .map(|(d, h)| (*d, h.clone()))
             .collect();
         if state.days.contains_key(&gone) {
-            expected.insert(gone, counts_hash(&gone_dir).ok()?);
+            // its files as its manifest recorded them, else nothing to subtract exactly
+            let m =
+                store::read_manifest(&gone_dir).filter(|m| store::outputs_intact(&gone_dir, m))?;
+            expected.insert(gone, store::counts_sha256(&m).ok()?);
         }
         if expected != state.days {
             return None;
@@ -170,19 +173,4 @@ impl Builder {
         }
         Ok(())
     }
-}
-
-/// The SHA-256 its manifest records for the counts file of the daily aggregate in `dir`,
-/// checked against the file (size and mtime, else its hash).
-fn counts_hash(dir: &Path) -> Result<String, BuildError> {
-    let m = store::read_manifest(dir)
-        .filter(|m| store::outputs_intact(dir, m))
-        .ok_or_else(|| {
-            BuildError::Internal(format!("{}: no intact daily aggregate", dir.display()))
-        })?;
-    m.outputs
-        .iter()
-        .find(|o| o.path == COUNTS)
-        .map(|o| o.sha256.clone())
-        .ok_or_else(|| BuildError::Internal(format!("{}: no {COUNTS}", dir.display())))
 }

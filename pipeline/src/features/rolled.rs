@@ -48,7 +48,6 @@ pub(crate) struct StateManifest {
     pub(crate) rolled_from: Option<NaiveDate>,
     /// Size and mtime (ns) of each prior file, by name: a state whose files moved is
     /// not used.
-    #[serde(default)]
     pub(crate) files: BTreeMap<String, (u64, u64)>,
 }
 

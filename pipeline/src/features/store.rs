@@ -132,6 +132,21 @@ pub(crate) fn write_manifest(dir: &Path, manifest: &DailyManifest) -> Result<(),
     std::fs::write(&path, json).map_err(|e| BuildError::io(&path, e))
 }
 
+/// The SHA-256 `manifest` records for its counts file.
+pub(crate) fn counts_sha256(manifest: &DailyManifest) -> Result<String, BuildError> {
+    manifest
+        .outputs
+        .iter()
+        .find(|o| o.path == COUNTS)
+        .map(|o| o.sha256.clone())
+        .ok_or_else(|| {
+            BuildError::Internal(format!(
+                "the daily aggregate of {}: no {COUNTS}",
+                manifest.dt
+            ))
+        })
+}
+
 /// Whether every output file of `manifest` in `dir` is the one it recorded.
 pub(crate) fn outputs_intact(dir: &Path, manifest: &DailyManifest) -> bool {
     let names = [COUNTS, ACTS, CATEGORIES];
