@@ -16,8 +16,9 @@
 //! RSS of both with features.
 //! Each size simulates D-1..D+3 once (untimed; with `--worlds DIR` into DIR/<exposures>,
 //! reused if there), then builds D in a child process per run so that peak RSS (VmHWM)
-//! is the build's own. DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh`
-//! installs it); without it the DuckDB rows are skipped with a note.
+//! is the build's own. Runs are interleaved: run 1 of every row, then run 2, and so on.
+//! DuckDB runs in `$ESMC_CACHE/pyenv` (`scripts/setup-peer.sh` installs it); without it
+//! the DuckDB rows are skipped with a note.
 
 use esmc_pipeline::{BuildConfig, BuildOptions, Builder, Progress};
 use esmc_sim::{NoProgress as SimQuiet, Preset, RunOptions, SimConfig};
@@ -59,6 +60,19 @@ const ESMC_LABELS: &str = "esmc, no features";
 const ESMC_ONE_PASS: &str = "esmc labels, 1 pass";
 const DUCKDB_LABELS: &str = "DuckDB (labels only)";
 const DUCKDB_FEATURES: &str = "DuckDB (features)";
+
+/// How a row's runs are made: an esmc child build, or DuckDB's `build.py`.
+#[derive(Clone, Copy)]
+enum Runner {
+    /// `off`: without the feature stage; `one_pass`: the attribution's single pass.
+    Esmc {
+        off: bool,
+        one_pass: bool,
+    },
+    DuckDb {
+        features: bool,
+    },
+}
 
 fn world(exposures: u64) -> SimConfig {
     SimConfig::sized(Preset::Eleme, exposures, 5, 42)
@@ -195,99 +209,111 @@ fn main() {
             .unwrap();
         }
         let root = dir.display().to_string();
-        // each row's median (seconds, peak MiB), for the ratios under the size's rows
-        let mut rows_of: Vec<(&str, f64, f64)> = Vec::new();
-        // (row, without features, the attribution's single pass)
-        let mut kinds = vec![];
+        // the rows: esmc's (without features, the attribution's single pass) and
+        // DuckDB's (labels only, then with the feature columns of
+        // benches/duckdb/features.sql unless --no-features)
+        let mut rows: Vec<(&str, Runner)> = vec![];
         if flag("--one-pass") {
-            kinds.push((ESMC_ONE_PASS, true, true));
+            rows.push((
+                ESMC_ONE_PASS,
+                Runner::Esmc {
+                    off: true,
+                    one_pass: true,
+                },
+            ));
         }
         if reference {
-            kinds.push((ESMC_LABELS, true, false));
+            rows.push((
+                ESMC_LABELS,
+                Runner::Esmc {
+                    off: true,
+                    one_pass: false,
+                },
+            ));
         }
         if !flag("--no-features") {
-            kinds.push((ESMC, false, false));
-        }
-        for (name, off, one_pass) in kinds {
-            let mut m: Vec<Vec<f64>> = Vec::new();
-            for _ in 0..runs {
-                let mut a = vec![
-                    "--child-build".to_string(),
-                    root.clone(),
-                    "--threads".into(),
-                    threads.to_string(),
-                    "--memory-mib".into(),
-                    memory_mib.to_string(),
-                ];
-                if off {
-                    a.push("--off".into());
-                }
-                if one_pass {
-                    a.push("--one-pass".into());
-                }
-                m.push(measure(&a));
-            }
-            let col = |k: usize| median(m.iter().map(|v| v[k]).collect());
-            let (rows, s) = (col(0), col(1));
-            rows_of.push((name, s, col(2)));
-            println!(
-                "{size:>13} {name:<20} {rows:>10.0} {s:>8.2} {:>12.0} {:>9.0} {:>10} {:>10}",
-                *size as f64 / s,
-                col(2),
-                if off {
-                    "-".into()
-                } else {
-                    format!("{:.2}", col(3))
+            rows.push((
+                ESMC,
+                Runner::Esmc {
+                    off: false,
+                    one_pass: false,
                 },
-                if off {
-                    "-".into()
-                } else {
-                    format!("{:.2}", col(5))
-                },
-            );
+            ));
         }
-        // DuckDB: labels only, then with the feature columns (benches/duckdb/features.sql)
-        // unless --no-features
-        let variants = [(DUCKDB_LABELS, false), (DUCKDB_FEATURES, true)];
-        let variants = &variants[..if flag("--no-features") { 1 } else { 2 }];
-        for &(name, features) in duckdb.as_ref().map(|_| variants).into_iter().flatten() {
-            let py = duckdb.as_ref().expect("variants only with DuckDB");
-            let d = world(1).start + chrono::Days::new(1);
-            let mut m: Vec<Vec<f64>> = Vec::new();
-            for _ in 0..runs {
-                let out = tmp.path().join("duckdb.parquet");
-                let o = Command::new(py)
-                    .arg(&script)
-                    .args(["--root", &root, "--dt", &d.to_string()])
-                    .arg("--out")
-                    .arg(&out)
-                    .args([
-                        "--threads",
-                        &threads.to_string(),
-                        "--memory-limit",
-                        &format!("{memory_mib}MB"),
-                    ])
-                    .args(features.then_some("--features"))
-                    .output()
-                    .expect("python runs");
-                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-                m.push(numbers(&o.stdout));
-                let _ = std::fs::remove_file(&out);
+        if duckdb.is_some() {
+            rows.push((DUCKDB_LABELS, Runner::DuckDb { features: false }));
+            if !flag("--no-features") {
+                rows.push((DUCKDB_FEATURES, Runner::DuckDb { features: true }));
             }
+        }
+        // runs interleaved (run 1 of every row, then run 2, ...), so that a slow spell
+        // of a shared machine falls on every row alike
+        let mut m: Vec<Vec<Vec<f64>>> = vec![Vec::new(); rows.len()];
+        for _ in 0..runs {
+            for (i, (_, runner)) in rows.iter().enumerate() {
+                let one = match *runner {
+                    Runner::Esmc { off, one_pass } => {
+                        let mut a = vec![
+                            "--child-build".to_string(),
+                            root.clone(),
+                            "--threads".into(),
+                            threads.to_string(),
+                            "--memory-mib".into(),
+                            memory_mib.to_string(),
+                        ];
+                        if off {
+                            a.push("--off".into());
+                        }
+                        if one_pass {
+                            a.push("--one-pass".into());
+                        }
+                        measure(&a)
+                    }
+                    Runner::DuckDb { features } => {
+                        let py = duckdb.as_ref().expect("DuckDB rows only with DuckDB");
+                        let d = world(1).start + chrono::Days::new(1);
+                        let out = tmp.path().join("duckdb.parquet");
+                        let o = Command::new(py)
+                            .arg(&script)
+                            .args(["--root", &root, "--dt", &d.to_string()])
+                            .arg("--out")
+                            .arg(&out)
+                            .args([
+                                "--threads",
+                                &threads.to_string(),
+                                "--memory-limit",
+                                &format!("{memory_mib}MB"),
+                            ])
+                            .args(features.then_some("--features"))
+                            .output()
+                            .expect("python runs");
+                        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                        let _ = std::fs::remove_file(&out);
+                        numbers(&o.stdout)
+                    }
+                };
+                m[i].push(one);
+            }
+        }
+        // each row's median (seconds, peak MiB), for the ratios under the size's rows
+        let mut rows_of: Vec<(&str, f64, f64)> = Vec::new();
+        for ((name, runner), m) in rows.iter().zip(&m) {
             let col = |k: usize| median(m.iter().map(|v| v[k]).collect());
-            let (rows, s) = (col(0), col(1));
+            let (n, s) = (col(0), col(1));
             rows_of.push((name, s, col(2)));
-            // with --features build.py prints the features.sql seconds fifth
-            let feature_secs = if features {
-                format!("{:.2}", col(4))
-            } else {
-                "-".into()
+            // esmc's children print the feature stage's and its compute's seconds
+            // fourth and sixth; build.py with --features the features.sql seconds fifth
+            let (features_s, compute_s) = match *runner {
+                Runner::Esmc { off: false, .. } => {
+                    (format!("{:.2}", col(3)), format!("{:.2}", col(5)))
+                }
+                Runner::DuckDb { features: true } => (format!("{:.2}", col(4)), "-".into()),
+                _ => ("-".into(), "-".into()),
             };
             println!(
-                "{size:>13} {name:<20} {rows:>10.0} {s:>8.2} {:>12.0} {:>9.0} {feature_secs:>10} {:>10}",
+                "{size:>13} {name:<20} {n:>10.0} {s:>8.2} {:>12.0} {:>9.0} {features_s:>10} {compute_s:>10}",
                 *size as f64 / s,
                 col(2),
-                "-"
             );
         }
         print_ratios(*size, &rows_of);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use common::{Logs, day, read_dir};
 use esmc_pipeline::{BuildConfig, BuildError, BuildOptions, Builder, NoProgress};
@@ -203,6 +203,42 @@ fn exact_duplicates_are_dropped_and_counted() {
     assert_eq!(report.manifest.duplicates_dropped["click"], 200);
     // labels unchanged by the duplicates
     assert_eq!(partition_bytes(dir.path()), before);
+}
+
+/// `batch` with column `name` replaced by `values` (of its type).
+fn with_column(batch: &RecordBatch, name: &str, values: ArrayRef) -> RecordBatch {
+    let i = batch.schema().index_of(name).unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[i] = arrow::compute::cast(&values, batch.column(i).data_type()).unwrap();
+    RecordBatch::try_new(batch.schema(), columns).unwrap()
+}
+
+#[test]
+fn exact_copies_are_dropped_beside_rows_that_differ_outside_the_sort_keys() {
+    // the event stream is sorted by (user, ts, kind, item, exposure, tag): an exposure
+    // with another request, or a purchase with another order, ties with the original on
+    // every key and may sort between it and its exact copy
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = logs();
+    for u in 1..=200 {
+        l.buy("2026-11-02 10:30", u, 100);
+    }
+    l.write(dir.path(), day("2026-11-01"), day("2026-11-05"));
+    for (table, column) in [("exposure", "request_id"), ("purchase", "order_id")] {
+        let part = dir.path().join(format!("logs/{table}/dt=2026-11-02"));
+        let rows = read_dir(&part).remove(0);
+        std::fs::copy(part.join("part-0.parquet"), part.join("copy.parquet")).unwrap();
+        let other: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            (0..rows.num_rows() as i64).map(|i| 1_000_000 + i),
+        ));
+        write_batch(
+            &part.join("near.parquet"),
+            &with_column(&rows, column, other),
+        );
+    }
+    let report = try_build(dir.path()).unwrap();
+    assert_eq!(report.manifest.duplicates_dropped["exposure"], 200);
+    assert_eq!(report.manifest.duplicates_dropped["purchase"], 200);
 }
 
 #[test]

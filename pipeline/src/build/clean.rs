@@ -1,9 +1,11 @@
 //! The cleaning stage: per event table over the window, every row with the first rule
 //! it breaks (`sql/builder/clean.sql`); the day's rejects go to quarantine, the good
-//! rows are deduplicated into `good_<table>` for the event union. A table whose reject
-//! share is over the limit fails the build.
+//! rows go to `good_<table>` for the event union, whose reader drops exact duplicates
+//! (`event_rows.rs`; purchases are deduplicated here). A table whose reject share is
+//! over the limit fails the build.
 
 use super::Builder;
+use super::event_rows::DISTINCT_BEFORE;
 use super::output::writer_properties;
 use crate::write::StagedDir;
 use crate::{BuildError, Progress};
@@ -21,8 +23,8 @@ use std::path::Path;
 struct Cleaned {
     /// Rows of the day's own partition rejected (quarantined).
     rejected: u64,
-    /// Good rows over the window, duplicates included (the distinct ones are counted in
-    /// the event union: the difference is the duplicates dropped).
+    /// Good rows over the window, duplicates included (the distinct ones are counted by
+    /// the attribution pass that drops the others: the difference is the duplicates).
     good: u64,
 }
 
@@ -62,7 +64,7 @@ impl Builder {
     }
 
     /// Cleans one table over the window: rejected rows of the day's own partition go to
-    /// quarantine, good rows are deduplicated into `good_<table>`.
+    /// quarantine, good rows into `good_<table>`, duplicates and all (but purchases').
     async fn clean(
         &self,
         ctx: &SessionContext,
@@ -75,12 +77,19 @@ impl Builder {
         let columns: Vec<&str> = table.spec().columns.iter().map(|c| c.name).collect();
         let clean = ctx.sql(&self.clean_sql(table, first, last)).await?;
         ctx.register_table(format!("clean_{}", table.name()), clean.into_view())?;
-        // deduplicated where the event union reads it; the distinct rows are counted as
-        // they stream through the attribution pass (no DISTINCT run just to count)
+        // not deduplicated here: the attribution pass drops exact duplicates from the
+        // sorted event union, where they arrive side by side, and counts the distinct
+        // rows (the hash DISTINCT of the exposures took half the stage's time); but the
+        // union does not carry all of a purchase's columns
         let cols = columns.join(", ");
+        let distinct = if table == DISTINCT_BEFORE {
+            "DISTINCT "
+        } else {
+            ""
+        };
         let good_view = ctx
             .sql(&format!(
-                "SELECT DISTINCT {cols} FROM clean_{} WHERE reject_reason IS NULL",
+                "SELECT {distinct}{cols} FROM clean_{} WHERE reject_reason IS NULL",
                 table.name()
             ))
             .await?;

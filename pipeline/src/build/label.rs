@@ -1,22 +1,15 @@
 //! The attribution stage: DataFusion's sorted union of the good events
 //! (`sql/builder/events.sql`) streamed through the [`Attributor`] user by user, its
-//! samples into the labelled sink, the distinct events of each table counted as they
-//! pass (the duplicates dropped are the good rows less those).
+//! samples into the labelled sink, the exact duplicates dropped on the way and the
+//! distinct events of each table counted (the duplicates are the good rows less those).
 
 use super::Builder;
 use super::clean::CleanedTables;
+use super::event_rows::{Cols, distinct_events, normalize};
 use super::sink::{LabelledSink, SampleBatches};
-use crate::attribute::{AttributionCounts, Attributor, Event, Kind};
+use crate::attribute::{AttributionCounts, Attributor};
 use crate::{BuildError, Progress};
-use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int8Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray,
-};
-use arrow::compute::cast;
-use arrow::datatypes::{
-    DataType, Float64Type, Int8Type, Int32Type, Int64Type, Schema, TimeUnit,
-    TimestampMicrosecondType,
-};
+use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use esmc_schemas::Table;
@@ -24,7 +17,6 @@ use esmc_schemas::time::day_start_us;
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// What the attribution stage produced: the labelled samples' spill file and what the
 /// manifest records of them.
@@ -56,32 +48,24 @@ impl Builder {
             .await?;
         let mut stream = events.execute_stream().await?;
         let mut labeller = Labeller::new(&attributor, LabelledSink::new(path)?);
-        // the union holds the good rows of cleaning less their duplicates: the bar runs
-        // over the good rows and is completed when the stream ends; the distinct rows
-        // of each table (kind = its index in Table::EVENTS) are counted as they pass
+        // the union holds every good row of cleaning (the labeller drops the duplicates):
+        // the bar runs over them
         let mut attributed = 0;
-        let mut distinct = vec![0u64; good.len()];
         progress.position(day, 0, events_total, "events");
         while let Some(batch) = stream.next().await {
             let batch = normalize(&batch?)?;
             attributed += batch.num_rows() as u64;
-            let kinds = batch.column(2).as_primitive::<Int8Type>();
-            for &k in kinds.values() {
-                if let Some(n) = distinct.get_mut(k as usize) {
-                    *n += 1;
-                }
-            }
             labeller.push(batch)?;
             progress.position(day, attributed.min(events_total), events_total, "events");
         }
         progress.position(day, events_total, events_total, "events");
-        let (sink, counts) = labeller.finish()?;
+        let labels = labeller.finish()?;
         Ok(Labelled {
             path: path.to_path_buf(),
-            rows: sink.rows(),
-            stats: sink.stats(),
-            counts,
-            duplicates: duplicates(good, &distinct)?,
+            rows: labels.sink.rows(),
+            stats: labels.sink.stats(),
+            counts: labels.counts,
+            duplicates: duplicates(good, &labels.distinct)?,
         })
     }
 }
@@ -106,99 +90,6 @@ pub(super) fn duplicates(
         .collect()
 }
 
-/// The event stream's columns in the types the labeller reads.
-pub(crate) fn normalize(batch: &RecordBatch) -> Result<RecordBatch, BuildError> {
-    let want = [
-        DataType::Int64,
-        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        DataType::Int8,
-        DataType::Int64,
-        DataType::Int64,
-        DataType::Utf8,
-        DataType::Int64,
-        DataType::Int32,
-        DataType::Float64,
-        DataType::Float64,
-        DataType::Float64,
-    ];
-    if batch.num_columns() != want.len() {
-        return Err(BuildError::Internal(format!(
-            "event stream has {} columns",
-            batch.num_columns()
-        )));
-    }
-    let cols: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .zip(&want)
-        .map(|(c, t)| {
-            if c.data_type() == t {
-                Ok(c.clone())
-            } else {
-                cast(c, t)
-            }
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| BuildError::Internal(format!("event stream types: {e}")))?;
-    let fields: Vec<_> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(&want)
-        .map(|(f, t)| f.as_ref().clone().with_data_type(t.clone()))
-        .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-        .map_err(|e| BuildError::Internal(format!("event stream batch: {e}")))
-}
-
-/// Typed views of one event batch.
-struct Cols<'a> {
-    user: &'a Int64Array,
-    ts: &'a TimestampMicrosecondArray,
-    kind: &'a Int8Array,
-    item: &'a Int64Array,
-    exposure: &'a Int64Array,
-    tag: &'a StringArray,
-    client: &'a Int64Array,
-    position: &'a Int32Array,
-    truth: [&'a Float64Array; 3],
-}
-
-impl<'a> Cols<'a> {
-    fn new(b: &'a RecordBatch) -> Self {
-        Cols {
-            user: b.column(0).as_primitive::<Int64Type>(),
-            ts: b.column(1).as_primitive::<TimestampMicrosecondType>(),
-            kind: b.column(2).as_primitive::<Int8Type>(),
-            item: b.column(3).as_primitive::<Int64Type>(),
-            exposure: b.column(4).as_primitive::<Int64Type>(),
-            tag: b.column(5).as_string::<i32>(),
-            client: b.column(6).as_primitive::<Int64Type>(),
-            position: b.column(7).as_primitive::<Int32Type>(),
-            truth: [
-                b.column(8).as_primitive::<Float64Type>(),
-                b.column(9).as_primitive::<Float64Type>(),
-                b.column(10).as_primitive::<Float64Type>(),
-            ],
-        }
-    }
-
-    fn event(&self, i: usize) -> Event<'a> {
-        let opt_i64 = |a: &'a Int64Array| a.is_valid(i).then(|| a.value(i));
-        let opt_f64 = |a: &'a Float64Array| a.is_valid(i).then(|| a.value(i));
-        Event {
-            ts: self.ts.value(i),
-            kind: Kind::from_code(self.kind.value(i)).expect("kinds 0-5"),
-            item: self.item.value(i),
-            exposure_id: opt_i64(self.exposure),
-            tag: self.tag.is_valid(i).then(|| self.tag.value(i)),
-            client_session: opt_i64(self.client),
-            position: self.position.is_valid(i).then(|| self.position.value(i)),
-            truth: self.truth.map(opt_f64),
-        }
-    }
-}
-
 /// Feeds the sorted event stream to the attributor user by user (a user's events may
 /// span batches) and collects the samples as record batches.
 pub(crate) struct Labeller<'a> {
@@ -207,6 +98,16 @@ pub(crate) struct Labeller<'a> {
     pending: Vec<RecordBatch>,
     out: SampleBatches,
     counts: AttributionCounts,
+    /// Distinct events per table (kind = its index in `Table::EVENTS`).
+    distinct: Vec<u64>,
+}
+
+/// What a labeller produced: its samples, the attribution's counts, the distinct events
+/// per table.
+pub(crate) struct Labels {
+    pub(crate) sink: LabelledSink,
+    pub(crate) counts: AttributionCounts,
+    pub(crate) distinct: Vec<u64>,
 }
 
 impl<'a> Labeller<'a> {
@@ -216,6 +117,7 @@ impl<'a> Labeller<'a> {
             pending: Vec::new(),
             out: SampleBatches::new(sink),
             counts: AttributionCounts::default(),
+            distinct: vec![0; Table::EVENTS.len()],
         }
     }
 
@@ -269,10 +171,7 @@ impl<'a> Labeller<'a> {
         else {
             return Ok(());
         };
-        let events: Vec<Event<'_>> = cols
-            .iter()
-            .flat_map(|c| (0..c.user.len()).map(move |i| c.event(i)))
-            .collect();
+        let events = distinct_events(&cols, &mut self.distinct);
         for s in self.attributor.user(user, &events, &mut self.counts) {
             if let Some(label) = s.labels.violation() {
                 return Err(BuildError::Invariant {
@@ -285,8 +184,12 @@ impl<'a> Labeller<'a> {
         Ok(())
     }
 
-    pub(crate) fn finish(mut self) -> Result<(LabelledSink, AttributionCounts), BuildError> {
+    pub(crate) fn finish(mut self) -> Result<Labels, BuildError> {
         self.flush_pending()?;
-        Ok((self.out.finish()?, self.counts))
+        Ok(Labels {
+            sink: self.out.finish()?,
+            counts: self.counts,
+            distinct: self.distinct,
+        })
     }
 }

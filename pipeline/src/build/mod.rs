@@ -6,8 +6,9 @@
 //!                    history, the dimension snapshots), their content hashes
 //!  read.rs           the engine session; every input file checked against its
 //!                    contract; log_<table> over Parquet, CSV and NDJSON files
-//!  clean.rs          per table: rejects to quarantine, good rows deduplicated
+//!  clean.rs          per table: rejects to quarantine, good rows to the union
 //!  label.rs          the sorted event union fed to the attributor user by user
+//!  event_rows.rs     its rows as the labeller reads them, exact duplicates dropped
 //!  sink.rs           the labelled samples, spilled to Parquet and counted
 //!  feature_stage.rs  the feature stage's inputs streamed out of DataFusion
 //!  output.rs         the partition's Parquet file and its manifest
@@ -19,6 +20,7 @@
 
 mod clean;
 mod daily;
+pub(crate) mod event_rows;
 mod feature_stage;
 pub(crate) mod label;
 mod output;
@@ -40,7 +42,7 @@ use esmc_schemas::{SAMPLES, Table, Warehouse};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 /// Knobs of a run that do not change its output.
 #[derive(Debug, Clone)]
@@ -85,7 +87,7 @@ pub struct Builder {
     opts: BuildOptions,
     /// Content hashes of input files by (path, size, mtime): the windows of neighbouring
     /// days overlap, so a nightly run would otherwise hash most files five times.
-    hashes: Mutex<HashMap<(PathBuf, u64, SystemTime), String>>,
+    hashes: Mutex<HashMap<plan::HashKey, String>>,
     /// Whether a build waits for the day's lock held by another job (else fails Busy),
     /// and what it calls (with what it waits for, and the holder) before waiting.
     wait_locks: Option<OnWait>,
@@ -221,6 +223,7 @@ impl Builder {
         let mut features = self
             .timed_features(&ctx, day, &spill, &mut stage_secs, progress)
             .await?;
+        let prehash = self.prehash(day)?;
         self.write_part(
             &ctx,
             day,
@@ -234,6 +237,7 @@ impl Builder {
         drop(ctx);
         std::fs::remove_dir_all(&spill).map_err(|e| BuildError::io(&spill, e))?;
 
+        self.finish_prehash(prehash);
         let manifest = self.manifest(day, labelled, cleaned.quarantined, started)?;
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| BuildError::Internal(format!("manifest: {e}")))?;

@@ -5,7 +5,8 @@
 use super::{AttributeJob, PartSummary};
 use crate::BuildError;
 use crate::attribute::Attributor;
-use crate::build::label::{Labeller, normalize};
+use crate::build::event_rows::normalize;
+use crate::build::label::{Labeller, Labels};
 use crate::build::sink::LabelledSink;
 use arrow::array::{AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{
@@ -194,7 +195,6 @@ async fn label_partition(
         unique()
     ));
     let mut labeller = Labeller::new(&attributor, LabelledSink::new(&tmp)?);
-    let mut distinct = vec![0u64; esmc_schemas::Table::EVENTS.len()];
     // the fingerprint of the task's input: its events' users, times and kinds in order
     let mut fingerprint = 0u64;
     while let Some(batch) = input.next().await {
@@ -206,16 +206,17 @@ async fn label_partition(
             .values();
         let kinds = batch.column(2).as_primitive::<Int8Type>().values();
         for i in 0..batch.num_rows() {
-            if let Some(n) = distinct.get_mut(kinds[i] as usize) {
-                *n += 1;
-            }
             fingerprint =
                 mix64(fingerprint ^ mix64(users[i] as u64 ^ mix64(ts[i] as u64 ^ kinds[i] as u64)));
         }
         events.add(batch.num_rows());
         labeller.push(batch)?;
     }
-    let (sink, counts) = labeller.finish()?;
+    let Labels {
+        sink,
+        counts,
+        distinct,
+    } = labeller.finish()?;
     hold_for_tests().await;
     let target = job.part_path(fingerprint);
     std::fs::rename(&tmp, &target).map_err(|e| BuildError::io(&target, e))?;
