@@ -131,9 +131,25 @@ impl<'a> Cols<'a> {
     }
 }
 
+/// Rows of the stream per kind: every row read (`seen`), and the events kept (`distinct`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KindCounts {
+    pub(crate) seen: Vec<u64>,
+    pub(crate) distinct: Vec<u64>,
+}
+
+impl KindCounts {
+    pub(crate) fn new() -> Self {
+        KindCounts {
+            seen: vec![0; Table::EVENTS.len()],
+            distinct: vec![0; Table::EVENTS.len()],
+        }
+    }
+}
+
 /// One user's events from the rows of `parts` (in stream order) with the exact
-/// duplicates dropped; the events kept are counted per kind into `distinct`.
-pub(super) fn distinct_events<'a>(parts: &[Cols<'a>], distinct: &mut [u64]) -> Vec<Event<'a>> {
+/// duplicates dropped, counted per kind into `counts`.
+pub(super) fn distinct_events<'a>(parts: &[Cols<'a>], counts: &mut KindCounts) -> Vec<Event<'a>> {
     let rows = parts
         .iter()
         .flat_map(|c| (0..c.user.len()).map(|i| c.row(i)));
@@ -146,6 +162,9 @@ pub(super) fn distinct_events<'a>(parts: &[Cols<'a>], distinct: &mut [u64]) -> V
     // the first kept row of the current run of equal sort keys
     let mut run = 0;
     for (e, r) in rows {
+        if let Some(n) = counts.seen.get_mut(e.kind as usize) {
+            *n += 1;
+        }
         if run < events.len() && !same_keys(&events[run], &e) {
             run = events.len();
         }
@@ -154,7 +173,7 @@ pub(super) fn distinct_events<'a>(parts: &[Cols<'a>], distinct: &mut [u64]) -> V
         if copy {
             continue;
         }
-        if let Some(n) = distinct.get_mut(e.kind as usize) {
+        if let Some(n) = counts.distinct.get_mut(e.kind as usize) {
             *n += 1;
         }
         events.push(e);
@@ -220,9 +239,10 @@ mod tests {
 
     fn kept(b: &RecordBatch) -> (usize, Vec<u64>) {
         let b = normalize(b).unwrap();
-        let mut distinct = vec![0; Table::EVENTS.len()];
-        let n = distinct_events(&[Cols::new(&b)], &mut distinct).len();
-        (n, distinct)
+        let mut counts = KindCounts::new();
+        let n = distinct_events(&[Cols::new(&b)], &mut counts).len();
+        assert_eq!(counts.seen.iter().sum::<u64>(), b.num_rows() as u64);
+        (n, counts.distinct)
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::Builder;
 use super::clean::CleanedTables;
-use super::event_rows::{Cols, distinct_events, normalize};
+use super::event_rows::{Cols, KindCounts, distinct_events, normalize};
 use super::sink::{LabelledSink, SampleBatches};
 use crate::attribute::{AttributionCounts, Attributor};
 use crate::{BuildError, Progress};
@@ -65,7 +65,7 @@ impl Builder {
             rows: labels.sink.rows(),
             stats: labels.sink.stats(),
             counts: labels.counts,
-            duplicates: duplicates(good, &labels.distinct)?,
+            duplicates: duplicates(good, &labels.kinds.distinct)?,
         })
     }
 }
@@ -98,16 +98,16 @@ pub(crate) struct Labeller<'a> {
     pending: Vec<RecordBatch>,
     out: SampleBatches,
     counts: AttributionCounts,
-    /// Distinct events per table (kind = its index in `Table::EVENTS`).
-    distinct: Vec<u64>,
+    /// Rows read and distinct events per table (kind = its index in `Table::EVENTS`).
+    kinds: KindCounts,
 }
 
-/// What a labeller produced: its samples, the attribution's counts, the distinct events
-/// per table.
+/// What a labeller produced: its samples, the attribution's counts, the rows read and
+/// the distinct events per table.
 pub(crate) struct Labels {
     pub(crate) sink: LabelledSink,
     pub(crate) counts: AttributionCounts,
-    pub(crate) distinct: Vec<u64>,
+    pub(crate) kinds: KindCounts,
 }
 
 impl<'a> Labeller<'a> {
@@ -117,7 +117,7 @@ impl<'a> Labeller<'a> {
             pending: Vec::new(),
             out: SampleBatches::new(sink),
             counts: AttributionCounts::default(),
-            distinct: vec![0; Table::EVENTS.len()],
+            kinds: KindCounts::new(),
         }
     }
 
@@ -171,7 +171,7 @@ impl<'a> Labeller<'a> {
         else {
             return Ok(());
         };
-        let events = distinct_events(&cols, &mut self.distinct);
+        let events = distinct_events(&cols, &mut self.kinds);
         for s in self.attributor.user(user, &events, &mut self.counts) {
             if let Some(label) = s.labels.violation() {
                 return Err(BuildError::Invariant {
@@ -189,7 +189,7 @@ impl<'a> Labeller<'a> {
         Ok(Labels {
             sink: self.out.finish()?,
             counts: self.counts,
-            distinct: self.distinct,
+            kinds: self.kinds,
         })
     }
 }

@@ -215,7 +215,7 @@ async fn label_partition(
     let Labels {
         sink,
         counts,
-        distinct,
+        kinds,
     } = labeller.finish()?;
     hold_for_tests().await;
     let target = job.part_path(fingerprint);
@@ -231,7 +231,8 @@ async fn label_partition(
         psc: psc.clone(),
         clicks_to_samples: counts.clicks_to_samples,
         purchases_to_samples: counts.purchases_to_samples,
-        distinct,
+        seen: kinds.seen,
+        distinct: kinds.distinct,
     })
 }
 

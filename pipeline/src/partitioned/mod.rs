@@ -79,7 +79,10 @@ pub struct PartSummary {
     pub psc: BTreeMap<String, u64>,
     pub clicks_to_samples: u64,
     pub purchases_to_samples: u64,
-    /// Distinct events per kind (the index in `Table::EVENTS`).
+    /// Rows of the event stream read per kind (the index in `Table::EVENTS`), exact
+    /// duplicates included.
+    pub seen: Vec<u64>,
+    /// Distinct events per kind: the rows read less the exact duplicates dropped.
     pub distinct: Vec<u64>,
 }
 
@@ -94,12 +97,18 @@ impl PartSummary {
         }
         self.clicks_to_samples += other.clicks_to_samples;
         self.purchases_to_samples += other.purchases_to_samples;
-        if self.distinct.len() < other.distinct.len() {
-            self.distinct.resize(other.distinct.len(), 0);
-        }
-        for (a, b) in self.distinct.iter_mut().zip(&other.distinct) {
-            *a += b;
-        }
+        add_each(&mut self.seen, &other.seen);
+        add_each(&mut self.distinct, &other.distinct);
+    }
+}
+
+/// `a[k] += b[k]` for every k of `b`, `a` grown to `b`'s length.
+fn add_each(a: &mut Vec<u64>, b: &[u64]) {
+    if a.len() < b.len() {
+        a.resize(b.len(), 0);
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
     }
 }
 
