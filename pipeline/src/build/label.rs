@@ -48,8 +48,8 @@ impl Builder {
             .await?;
         let mut stream = events.execute_stream().await?;
         let mut labeller = Labeller::new(&attributor, LabelledSink::new(path)?);
-        // the union holds every good row of cleaning (the labeller drops the duplicates):
-        // the bar runs over them
+        // the union holds the good rows of cleaning, duplicates and all but purchases'
+        // (the labeller drops them): the bar runs over the good rows
         let mut attributed = 0;
         progress.position(day, 0, events_total, "events");
         while let Some(batch) = stream.next().await {

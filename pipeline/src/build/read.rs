@@ -51,7 +51,7 @@ impl Builder {
     pub(super) fn session_config(&self) -> SessionConfig {
         SessionConfig::new()
             .with_target_partitions(self.threads())
-            .with_batch_size(32768)
+            .with_batch_size(16384)
             .set_bool(
                 "datafusion.execution.parquet.schema_force_view_types",
                 false,
