@@ -82,7 +82,7 @@ impl Builder {
         // rows (the hash DISTINCT of the exposures took half the stage's time); but the
         // union does not carry all of a purchase's columns
         let cols = columns.join(", ");
-        let distinct = if table == DISTINCT_BEFORE {
+        let distinct = if table == Table::EVENTS[DISTINCT_BEFORE as usize] {
             "DISTINCT "
         } else {
             ""

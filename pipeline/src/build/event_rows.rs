@@ -70,10 +70,11 @@ pub(crate) fn normalize(batch: &RecordBatch) -> Result<RecordBatch, BuildError> 
         .map_err(|e| BuildError::Internal(format!("event stream batch: {e}")))
 }
 
-/// The event table that cleaning deduplicates with a DISTINCT before the union: the
-/// stream does not carry the columns the attribution does not read of it (order,
-/// amount, quantity), so its rows cannot be compared whole here. A small table.
-pub(crate) const DISTINCT_BEFORE: Table = Table::Purchase;
+/// The event kind whose table cleaning deduplicates with a DISTINCT before the union
+/// (`Table::EVENTS[kind]`): the stream does not carry the columns the attribution does
+/// not read of it (order, amount, quantity), so its rows cannot be compared whole here.
+/// A small table.
+pub(crate) const DISTINCT_BEFORE: Kind = Kind::Purchase;
 
 /// The column of an event row that the attribution does not read, compared only to find
 /// exact duplicates: the exposure's request.
@@ -153,10 +154,6 @@ pub(super) fn distinct_events<'a>(parts: &[Cols<'a>], counts: &mut KindCounts) -
     let rows = parts
         .iter()
         .flat_map(|c| (0..c.user.len()).map(|i| c.row(i)));
-    let deduplicated_before = Table::EVENTS
-        .iter()
-        .position(|&t| t == DISTINCT_BEFORE)
-        .and_then(|k| Kind::from_code(k as i8));
     let mut events: Vec<Event<'a>> = Vec::new();
     let mut rests: Vec<Rest> = Vec::new();
     // the first kept row of the current run of equal sort keys
@@ -168,7 +165,7 @@ pub(super) fn distinct_events<'a>(parts: &[Cols<'a>], counts: &mut KindCounts) -
         if run < events.len() && !same_keys(&events[run], &e) {
             run = events.len();
         }
-        let copy = Some(e.kind) != deduplicated_before
+        let copy = e.kind != DISTINCT_BEFORE
             && (run..events.len()).any(|k| rests[k] == r && same_row(&events[k], &e));
         if copy {
             continue;

@@ -5,8 +5,8 @@
 
 use super::Builder;
 use super::label::Labelled;
-use super::plan::sha256_hex;
 use crate::features::FeatureTable;
+use crate::features::store::sha256_hex;
 use crate::manifest::Manifest;
 use crate::write::failpoint;
 use crate::{BuildError, Progress};

@@ -4,20 +4,16 @@
 
 use super::Builder;
 use crate::BuildError;
+use crate::features::store::hash_file;
 use crate::manifest::InputFile;
 use chrono::NaiveDate;
 use esmc_schemas::Table;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// The tables the feature stage reads over its history.
 pub(super) const FEATURE_TABLES: [Table; 4] =
     [Table::Exposure, Table::Click, Table::Cart, Table::Purchase];
-
-pub(super) fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
 
 /// The content hash cache's key of a file: its path, size and mtime.
 pub(super) type HashKey = (PathBuf, u64, SystemTime);
@@ -134,12 +130,9 @@ impl Builder {
         let thread = std::thread::spawn(move || {
             todo.into_iter()
                 .filter_map(|key| {
-                    let mut hasher = Sha256::new();
-                    let mut file = std::fs::File::open(&key.0).ok()?;
-                    std::io::copy(&mut file, &mut hasher).ok()?;
-                    let meta = file.metadata().ok()?;
-                    let unchanged = cache_key(&key.0, &meta).ok()? == key;
-                    unchanged.then(|| (key, format!("{:x}", hasher.finalize())))
+                    let hash = hash_file(&key.0).ok()?;
+                    let meta = std::fs::metadata(&key.0).ok()?;
+                    (cache_key(&key.0, &meta).ok()? == key).then_some((key, hash))
                 })
                 .collect()
         });
@@ -160,8 +153,7 @@ impl Builder {
         if let Some(h) = cached {
             return Ok(h);
         }
-        let bytes = std::fs::read(path).map_err(|e| BuildError::io(path, e))?;
-        let h = sha256_hex(&bytes);
+        let h = hash_file(path)?;
         self.hashes
             .lock()
             .expect("hash cache")

@@ -82,10 +82,12 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-/// SHA-256 of the file at `path`.
+/// SHA-256 of the file at `path`, streamed (input files run to tens of MB).
 pub(crate) fn hash_file(path: &Path) -> Result<String, BuildError> {
-    let bytes = std::fs::read(path).map_err(|e| BuildError::io(path, e))?;
-    Ok(sha256_hex(&bytes))
+    let mut file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|e| BuildError::io(path, e))?;
+    Ok(format!("{:x}", hasher.finalize()))
 }
 
 /// Size and mtime (ns) of the file at `path`.
