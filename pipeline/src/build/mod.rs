@@ -12,6 +12,7 @@
 //!  sink.rs           the labelled samples, spilled to Parquet and counted
 //!  feature_stage.rs  the feature stage's inputs streamed out of DataFusion
 //!  output.rs         the partition's Parquet file and its manifest
+//!  encode.rs         its columns encoded by a thread team
 //!  remote.rs         on a cluster: the session cleaning and attribution run in, and
 //!                    the attribution as one plan partitioned by user
 //! ```
@@ -20,6 +21,7 @@
 
 mod clean;
 mod daily;
+mod encode;
 pub(crate) mod event_rows;
 mod feature_stage;
 pub(crate) mod label;

@@ -4,6 +4,7 @@
 //! that fingerprints what built it.
 
 use super::Builder;
+use super::encode::ColumnsWriter;
 use super::label::Labelled;
 use crate::features::FeatureTable;
 use crate::features::store::sha256_hex;
@@ -17,7 +18,6 @@ use chrono::NaiveDate;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
-use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,7 @@ impl Builder {
             out.execute_stream().await?,
             &dir.join("part-00000.parquet"),
             features,
+            self.threads(),
             &|written| progress.position(day, written, rows.max(written), "rows"),
         )
         .await
@@ -114,7 +115,7 @@ impl Builder {
 /// batch (sample ids line up: both sides are sorted by sample_id).
 struct PartWriter<'a> {
     path: PathBuf,
-    writer: ArrowWriter<std::fs::File>,
+    writer: ColumnsWriter<std::fs::File>,
     features: Option<&'a mut FeatureTable>,
     /// Rows written so far.
     rows: u64,
@@ -174,6 +175,7 @@ async fn write_stream(
     mut stream: SendableRecordBatchStream,
     path: &Path,
     features: Option<&mut FeatureTable>,
+    threads: usize,
     on_written: &(dyn Fn(u64) + Sync),
 ) -> Result<(), BuildError> {
     let schema: SchemaRef = stream.schema();
@@ -186,13 +188,12 @@ async fn write_stream(
         None => schema.clone(),
     };
     let file = std::fs::File::create(path).map_err(|e| BuildError::io(path, e))?;
-    let writer =
-        ArrowWriter::try_new(file, out_schema, Some(writer_properties())).map_err(|source| {
-            BuildError::BadFile {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+    let writer = ColumnsWriter::try_new(file, out_schema, writer_properties(), threads).map_err(
+        |source| BuildError::BadFile {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
     let mut out = PartWriter {
         path: path.to_path_buf(),
         writer,
