@@ -194,4 +194,20 @@ mod tests {
             assert!(got == expected, "{threads} threads: the bytes differ");
         }
     }
+
+    #[test]
+    fn an_empty_file_is_the_one_arrow_writer_writes() {
+        let batches = batches();
+        let schema = batches[0].schema();
+        let empty = batches[0].slice(0, 0);
+        let mut expected = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut expected, schema.clone(), Some(props())).unwrap();
+        w.write(&empty).unwrap();
+        w.close().unwrap();
+        let mut got = Vec::new();
+        let mut w = ColumnsWriter::try_new(&mut got, schema, props(), 2).unwrap();
+        w.write(&empty).unwrap();
+        w.close().unwrap();
+        assert!(got == expected, "the bytes of a file without rows differ");
+    }
 }
