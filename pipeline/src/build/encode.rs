@@ -69,7 +69,7 @@ impl<W: Write + Send> ColumnsWriter<W> {
     }
 
     /// Encodes `batch`, closing row groups at the properties' row limit as
-    /// `ArrowWriter` does.
+    /// `ArrowWriter` does (not at a byte limit: the partitions' properties set none).
     pub(super) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
