@@ -112,10 +112,12 @@ impl Builder {
     }
 
     /// Starts hashing the window files of `day` that the cache lacks on a thread of
-    /// their own, for [`Builder::input_files`] to find in the cache: the writing stage
-    /// leaves a core idle, and hashing the window at the end of the build was a serial
-    /// ~4% of it at 2.5M exposures a day. A file that changes or fails to read here is
-    /// left out, and hashed (or reported) by `input_files` as before.
+    /// their own, for [`Builder::input_files`] to find in the cache: hashing the window
+    /// at the end of the build was a serial ~4% of it at 2.5M exposures a day, measured
+    /// when the writing stage still encoded on one thread (it now encodes on the build's
+    /// threads, `encode.rs`, so the hashing shares the cores with it). A file that
+    /// changes or fails to read here is left out, and hashed (or reported) by
+    /// `input_files` as before.
     pub(super) fn prehash(&self, day: NaiveDate) -> Result<Prehash, BuildError> {
         let mut todo = Vec::new();
         for table in Table::ALL {
