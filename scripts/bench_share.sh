@@ -31,7 +31,7 @@ while (($#)); do
     esac
 done
 extra=("$@")
-[[ -x $bin ]] || { echo "no binary at $bin (cargo build --bin esmc)" >&2; exit 1; }
+[[ -x $bin ]] || { echo "no binary at $bin (cargo build -p esmc --bins)" >&2; exit 1; }
 
 work=${keep:-$(mktemp -d)}
 [[ -n $keep ]] || trap 'rm -rf "$work"' EXIT

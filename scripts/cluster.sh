@@ -17,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ESMC_ROOT"
 kill_mode=false
 [ "${1:-}" = "--kill" ] && kill_mode=true
-cargo build --bin esmc
+cargo build -p esmc --bins  # esmc, and esmc-torch beside it (the commands that need libtorch)
 esmc="$CARGO_TARGET_DIR/debug/esmc"
 work=$(mktemp -d "${TMPDIR:-/tmp}/esmc-cluster.XXXXXX")
 pids=()

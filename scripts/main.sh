@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ESMC_ROOT"
 warehouse=${1:-$ESMC_CACHE/demo}
-cargo build --bin esmc
+cargo build -p esmc --bins  # esmc, and esmc-torch beside it (the commands that need libtorch)
 esmc="$CARGO_TARGET_DIR/debug/esmc"
 "$esmc" doctor
 

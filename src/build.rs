@@ -1,4 +1,5 @@
-//! `esmc build` and `esmc nightly`: build sample partitions and print a summary table.
+//! `esmc build`: build sample partitions and print a summary table; what `esmc nightly`
+//! (in `esmc-torch`, as it trains) shares with it: the options, the locks, the table.
 //! Each build holds its day's lock (taken by the builder), the nightly holds the
 //! warehouse's nightly lock and, with `--run`, the run's lock; a job refused because
 //! another holds a lock exits with code 75 (`--wait` waits instead).
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 pub struct Common {
     /// Warehouse root.
     #[arg(long)]
-    root: PathBuf,
+    pub root: PathBuf,
     /// Sample calibration: move (default), copy or off.
     #[arg(long)]
     calibration: Option<Calibration>,
@@ -30,7 +31,7 @@ pub struct Common {
     /// When another job holds a day's (or the nightly's, or the run's) lock, wait for it
     /// instead of exiting with code 75.
     #[arg(long)]
-    pub(crate) wait: bool,
+    pub wait: bool,
     /// Run the cleaning and the attribution on an Apache Ballista cluster at
     /// df://HOST:PORT (`esmc cluster scheduler` / `executor`); the warehouse must be at
     /// the same path on every executor. The partitions are the same as a local build's.
@@ -43,7 +44,7 @@ pub struct Common {
 }
 
 impl Common {
-    fn builder(&self) -> Result<Builder> {
+    pub fn builder(&self) -> Result<Builder> {
         let mut cfg = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -99,24 +100,6 @@ pub struct Args {
     to: Option<NaiveDate>,
 }
 
-#[derive(clap::Args)]
-pub struct NightlyArgs {
-    #[command(flatten)]
-    common: Common,
-    /// The night's day: partitions of [dt - attribution window, dt] are checked.
-    #[arg(long)]
-    dt: NaiveDate,
-    /// After the build, train this run on every newly matured day (test-then-train,
-    /// checkpoint per day); a new run starts at the first day with samples.
-    #[arg(long)]
-    run: Option<String>,
-    /// Model of a new run (default esmc; an existing run keeps its model).
-    #[arg(long, requires = "run")]
-    model: Option<String>,
-    #[command(flatten)]
-    model_opts: crate::train::ModelOpts,
-}
-
 /// Exit codes of `esmc nightly`, for schedulers.
 pub mod exit {
     /// Partitions were rebuilt or days trained.
@@ -133,7 +116,7 @@ pub mod exit {
 
 /// Whether `e` is a job refused because another holds its lock (exit code
 /// [`exit::BUSY`] for every command).
-pub(crate) fn is_busy(e: &anyhow::Error) -> bool {
+pub fn is_busy(e: &anyhow::Error) -> bool {
     use esmc_schemas::lock::LockError;
     e.chain().any(|c| {
         matches!(c.downcast_ref::<LockError>(), Some(LockError::Busy { .. }))
@@ -145,11 +128,7 @@ pub(crate) fn is_busy(e: &anyhow::Error) -> bool {
 }
 
 /// Takes the lock at `path` for `what`, waiting when `wait` (saying so on stderr).
-pub(crate) fn lock(
-    path: &std::path::Path,
-    what: &str,
-    wait: bool,
-) -> Result<esmc_schemas::lock::JobLock> {
+pub fn lock(path: &std::path::Path, what: &str, wait: bool) -> Result<esmc_schemas::lock::JobLock> {
     Ok(esmc_schemas::lock::JobLock::acquire(
         path,
         what,
@@ -158,15 +137,15 @@ pub(crate) fn lock(
     )?)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
 }
 
-const HEADER: &str = "dt         samples   click    dmi   cart   wish purchase cart_cal   same  later  other nocart quarant     maturity";
+pub const HEADER: &str = "dt         samples   click    dmi   cart   wish purchase cart_cal   same  later  other nocart quarant     maturity";
 
-fn row(m: &Manifest) -> String {
+pub fn row(m: &Manifest) -> String {
     let pct = |k: &str| 100.0 * m.label_rates.get(k).copied().unwrap_or(0.0);
     let psc = |k: &str| m.psc_case_counts.get(k).copied().unwrap_or(0);
     format!(
@@ -208,75 +187,4 @@ pub fn run(args: Args, quiet: bool) -> Result<()> {
         println!("{r}");
     }
     Ok(())
-}
-
-/// `esmc nightly`: the build, then (with `--run`) the training; returns the exit code.
-pub fn nightly(args: NightlyArgs, quiet: bool) -> std::process::ExitCode {
-    match nightly_inner(args, quiet) {
-        Ok(code) => std::process::ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::from(if is_busy(&e) {
-                exit::BUSY
-            } else {
-                exit::FAILED
-            })
-        }
-    }
-}
-
-fn nightly_inner(args: NightlyArgs, quiet: bool) -> Result<u8> {
-    let root = &args.common.root;
-    let _nightly = lock(
-        &esmc_schemas::lock::nightly_lock_path(root),
-        "the nightly of this warehouse",
-        args.common.wait,
-    )?;
-    // the run's lock before any work, so a busy run stops the night before it builds
-    let _run = match &args.run {
-        Some(run) => Some(lock(
-            &esmc_schemas::lock::run_lock_path(root, run),
-            &format!("run '{run}'"),
-            args.common.wait,
-        )?),
-        None => None,
-    };
-    let builder = args.common.builder()?;
-    let runtime = runtime()?;
-    let progress = crate::progress::Stages::new(quiet);
-    let days = runtime.block_on(builder.nightly(args.dt, &progress))?;
-    progress.finish();
-    for d in &days {
-        let action = if d.decision.rebuild() {
-            "rebuilt"
-        } else {
-            "kept"
-        };
-        println!("{}  {action:<8} {}", d.day, d.decision.reason());
-    }
-    println!("{HEADER}");
-    for d in &days {
-        if let Some(m) = &d.manifest {
-            println!("{}", row(m));
-        }
-    }
-    let rebuilt = days.iter().filter(|d| d.decision.rebuild()).count();
-    println!("{rebuilt} of {} partitions rebuilt", days.len());
-    let mut trained = false;
-    if let Some(run) = &args.run {
-        let model = args.model.as_deref().map(str::parse).transpose()?;
-        let wh = esmc_schemas::Warehouse::new(&args.common.root);
-        trained = crate::train::nightly_train(&wh, run, model, &args.model_opts, quiet)?;
-    }
-    let tonight = days.iter().find(|d| d.day == args.dt);
-    Ok(
-        if tonight.is_some_and(|d| matches!(d.decision, esmc_pipeline::Decision::NoInput)) {
-            println!("no exposure logs for {}: input missing", args.dt);
-            exit::INPUT_MISSING
-        } else if rebuilt == 0 && !trained {
-            exit::NOTHING_TO_DO
-        } else {
-            exit::DONE
-        },
-    )
 }

@@ -269,3 +269,33 @@ fn a_nested_error_prints_each_cause_once() {
         );
     }
 }
+
+/// `esmc` runs builds and queries without libtorch, whose start-up costs about 0.3 s of
+/// CPU, and hands the commands that need it to `esmc-torch` beside it: the same command
+/// line, help, errors and exit codes.
+#[test]
+fn esmc_links_no_libtorch_and_hands_model_commands_on() {
+    let needs_torch = |exe: &str| {
+        let bytes = std::fs::read(exe).expect("the executable reads");
+        bytes.windows(16).any(|w| w == b"libtorch_cpu.so\0")
+    };
+    assert!(!needs_torch(env!("CARGO_BIN_EXE_esmc")));
+    assert!(
+        needs_torch(env!("CARGO_BIN_EXE_esmc-torch")),
+        "the check sees the library"
+    );
+    let help = esmc(&["train", "--help"]);
+    assert!(help.status.success());
+    assert!(text(&help.stdout).contains("Usage: esmc train"));
+    let top = text(&esmc(&["--help"]).stdout);
+    for command in ["build", "sql", "nightly", "train", "claims", "doctor"] {
+        assert!(
+            top.contains(&format!("\n  {command} ")),
+            "{command} in {top}"
+        );
+    }
+    // clap's usage error, from esmc-torch, through esmc
+    let eval = esmc(&["-q", "eval"]);
+    assert_eq!(eval.status.code(), Some(2));
+    assert!(text(&eval.stderr).contains("--root"));
+}
