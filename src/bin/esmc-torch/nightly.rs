@@ -29,7 +29,7 @@ pub fn nightly(args: NightlyArgs, quiet: bool) -> std::process::ExitCode {
     match nightly_inner(args, quiet) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", esmc::error::Causes(&e));
             std::process::ExitCode::from(if is_busy(&e) {
                 exit::BUSY
             } else {
