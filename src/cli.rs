@@ -3,7 +3,7 @@
 //! other command to `esmc-torch`, the executable beside it.
 
 use crate::{build, cluster, error, import, logging, simulate, sql};
-use clap::{CommandFactory, Subcommand};
+use clap::Subcommand;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,12 +75,6 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
 /// argument after the global flags. Anything else (another command, `--help`,
 /// `--version`, nothing, a typo) is `esmc-torch`'s, whose command line has every command.
 pub fn is_local(args: &[OsString]) -> bool {
-    #[derive(clap::Parser)]
-    struct Names {
-        #[command(subcommand)]
-        _local: Local,
-    }
-    let names = Names::command();
     for arg in args.iter().skip(1) {
         let Some(arg) = arg.to_str() else {
             return false;
@@ -88,7 +82,7 @@ pub fn is_local(args: &[OsString]) -> bool {
         match arg {
             "-q" | "--quiet" => continue,
             _ if arg.starts_with('-') => return false,
-            _ => return names.find_subcommand(arg).is_some(),
+            _ => return Local::has_subcommand(arg),
         }
     }
     false

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use esmc::build::{Common, HEADER, exit, is_busy, lock, row, runtime};
+use esmc::build::{Common, HEADER, exit, lock, row, runtime};
 
 #[derive(clap::Args)]
 pub struct NightlyArgs {
@@ -28,14 +28,8 @@ pub struct NightlyArgs {
 pub fn nightly(args: NightlyArgs, quiet: bool) -> std::process::ExitCode {
     match nightly_inner(args, quiet) {
         Ok(code) => std::process::ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {}", esmc::error::Causes(&e));
-            std::process::ExitCode::from(if is_busy(&e) {
-                exit::BUSY
-            } else {
-                exit::FAILED
-            })
-        }
+        // exit::FAILED or exit::BUSY, printed as every command's error
+        Err(e) => esmc::cli::exit_code(Err(e)),
     }
 }
 
